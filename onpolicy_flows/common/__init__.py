@@ -1,0 +1,1 @@
+"""Pieces shared by every algorithm: MPI, statistics, optimisers, advantages, envs, logging."""

@@ -1,0 +1,39 @@
+"""Generalised advantage estimation and the explained-variance diagnostic."""
+import numpy as np
+
+
+def gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray,
+        terminated: np.ndarray, episode_ends: np.ndarray, gamma: float,
+        lam: float) -> np.ndarray:
+    """GAE(gamma, lambda) advantages for a segment of T consecutive steps.
+
+    Args (all shape [T]):
+      rewards: r_t.
+      values: V(s_t).
+      next_values: V(s_{t+1}) of the observation that followed step t; at an episode end this
+        is the value of the episode's final observation (before the reset), and after the last
+        step of the segment the value of the observation the next segment starts from.
+      terminated: true where the episode reached a terminal state at step t: no bootstrap.
+      episode_ends: true where the episode ended at step t, by termination or by truncation
+        (time limit): the advantage recursion does not cross this step. A truncated step still
+        bootstraps from next_values.
+    Returns: advantages [T], float64.
+    """
+    continuing = 1.0 - np.asarray(terminated, dtype=np.float64)
+    not_ended = 1.0 - np.asarray(episode_ends, dtype=np.float64)
+    deltas = rewards + gamma * continuing * next_values - values
+    advantages = np.zeros(len(rewards), dtype=np.float64)
+    running = 0.0
+    for t in reversed(range(len(rewards))):
+        running = deltas[t] + gamma * lam * not_ended[t] * running
+        advantages[t] = running
+    return advantages
+
+
+def explained_variance(predictions: np.ndarray, targets: np.ndarray) -> float:
+    """1 - Var[targets - predictions] / Var[targets]: 1 is perfect, 0 no better than a constant,
+    negative worse; NaN when the targets do not vary."""
+    target_variance = np.var(targets)
+    if target_variance == 0:
+        return float("nan")
+    return float(1.0 - np.var(targets - predictions) / target_variance)

@@ -1,0 +1,114 @@
+"""Frozen dataclasses as the single source of hyperparameters, their flags and config.json.
+
+A field's `metadata` holds its `help` text and, optionally, `choices`. Nested dataclass fields
+(the policy's settings) become flags of their own, without a prefix.
+"""
+import argparse
+import dataclasses
+import json
+from typing import Any, Type, TypeVar
+
+from onpolicy_flows.common.errors import UserError
+
+Config = TypeVar("Config")
+
+CONFIG_FORMAT_VERSION = 1
+
+
+def option(default, help: str, **extra) -> Any:
+    """A dataclass field with its help text (and e.g. `choices`) for the command line."""
+    return dataclasses.field(default=default, metadata=dict(help=help, **extra))
+
+
+def add_arguments(parser: argparse.ArgumentParser, config_cls: Type) -> None:
+    """Adds one `--flag-name` per field of `config_cls` (recursing into nested dataclasses)."""
+    for field in dataclasses.fields(config_cls):
+        if _is_nested(field):
+            add_arguments(parser, _nested_type(field))
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        kwargs = dict(default=field.default, help=field.metadata.get("help", ""))
+        if "choices" in field.metadata:
+            kwargs["choices"] = field.metadata["choices"]
+        if isinstance(field.default, bool):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif isinstance(field.default, tuple):
+            kwargs.update(nargs="+", type=type(field.default[0]))
+        elif field.default is not None:
+            kwargs["type"] = _number_or_str(type(field.default))
+        parser.add_argument(flag, **kwargs)
+
+
+def from_args(config_cls: Type[Config], args: argparse.Namespace) -> Config:
+    """Builds `config_cls` from parsed flags; the dataclasses' own checks raise UserError."""
+    values = {}
+    for field in dataclasses.fields(config_cls):
+        if _is_nested(field):
+            values[field.name] = from_args(_nested_type(field), args)
+        else:
+            value = getattr(args, field.name)
+            values[field.name] = tuple(value) if isinstance(field.default, tuple) else value
+    return config_cls(**values)
+
+
+def to_dict(config) -> dict:
+    return dict(format_version=CONFIG_FORMAT_VERSION, **dataclasses.asdict(config))
+
+
+def from_dict(config_cls: Type[Config], data: dict) -> Config:
+    """Inverse of `to_dict`; rejects files written by a newer format than this code reads."""
+    data = dict(data)
+    version = data.pop("format_version", CONFIG_FORMAT_VERSION)
+    if version > CONFIG_FORMAT_VERSION:
+        raise UserError(f"config format {version} is newer than this version of onpolicy_flows "
+                        f"reads ({CONFIG_FORMAT_VERSION}); upgrade the package")
+    return _build(config_cls, data)
+
+
+def save_json(config, path: str) -> None:
+    with open(path, "w") as file:
+        json.dump(to_dict(config), file, indent=2)
+        file.write("\n")
+
+
+def _build(config_cls, data):
+    values = {}
+    names = {field.name: field for field in dataclasses.fields(config_cls)}
+    unknown = set(data) - set(names)
+    if unknown:
+        raise UserError(f"config has unknown settings: {', '.join(sorted(unknown))}")
+    for name, value in data.items():
+        field = names[name]
+        if _is_nested(field):
+            value = _build(_nested_type(field), value)
+        elif isinstance(field.default, tuple):
+            value = tuple(value)
+        values[name] = value
+    return config_cls(**values)
+
+
+def _is_nested(field) -> bool:
+    return field.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(
+        field.default_factory)
+
+
+def _nested_type(field):
+    return field.default_factory
+
+
+def _number_or_str(kind):
+    """argparse type that turns '1e6' into an int for int fields."""
+    if kind is int:
+        def parse_int(text):
+            number = float(text)
+            if not number.is_integer():
+                raise argparse.ArgumentTypeError(f"expected an integer, got {text}")
+            return int(number)
+        return parse_int
+    return kind
+
+
+def require(condition: bool, message: str) -> None:
+    """For dataclasses' __post_init__ checks: raises UserError(message) if not condition."""
+    if not condition:
+        raise UserError(message)

@@ -1,0 +1,41 @@
+"""A list of variables seen as one flat float32 vector (for CG, line search, MPI sync)."""
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+
+def flatten(tensors: Sequence[tf.Tensor]) -> tf.Tensor:
+    """Concatenates tensors of any shapes into one vector [total_size]."""
+    return tf.concat([tf.reshape(t, [-1]) for t in tensors], axis=0)
+
+
+class FlatParameters:
+    """Reads and writes `variables` as one vector; both directions are compiled."""
+
+    def __init__(self, variables: Sequence[tf.Variable]):
+        self.variables = list(variables)
+        self.shapes = [v.shape for v in self.variables]
+        self.size = int(sum(np.prod(shape) for shape in self.shapes))
+        self._get = tf.function(lambda: flatten(self.variables))
+        self._set = tf.function(self._assign,
+                                input_signature=[tf.TensorSpec([self.size], tf.float32)])
+
+    def _assign(self, flat):
+        offset = 0
+        for variable, shape in zip(self.variables, self.shapes):
+            size = int(np.prod(shape))
+            variable.assign(tf.reshape(flat[offset:offset + size], shape))
+            offset += size
+
+    def get(self) -> np.ndarray:
+        """[size] float32 copy of the current values."""
+        return self._get().numpy()
+
+    def set(self, flat: np.ndarray) -> None:
+        self._set(tf.convert_to_tensor(flat, dtype=tf.float32))
+
+    def unflatten(self, flat: tf.Tensor) -> list:
+        """Splits a [size] tensor into tensors shaped like the variables."""
+        pieces = tf.split(flat, [int(np.prod(shape)) for shape in self.shapes])
+        return [tf.reshape(piece, shape) for piece, shape in zip(pieces, self.shapes)]

@@ -1,0 +1,94 @@
+"""Per-iteration diagnostics in the spirit of baselines' logger: a table on stdout,
+progress.csv and TensorBoard scalars. Only rank 0 writes; on other ranks it is silent."""
+import csv
+import math
+import os
+import sys
+from typing import Dict, Optional
+
+import tensorflow as tf
+
+
+class Logger:
+    """Collects `record(key, value)` calls and writes them all at `dump(step)`.
+
+    progress.csv is opened for appending, so a resumed run continues the same file; if a new
+    key appears, the file is rewritten with the wider header (old rows get empty cells).
+    """
+
+    def __init__(self, run_dir: Optional[str], enabled: bool = True, stdout=sys.stdout):
+        self.enabled = enabled
+        self.stdout = stdout
+        self.values: Dict[str, float] = {}
+        self.csv_path = os.path.join(run_dir, "progress.csv") if run_dir and enabled else None
+        self.keys = self._existing_keys()
+        self.summary_writer = None
+        if run_dir and enabled:
+            self.summary_writer = tf.summary.create_file_writer(os.path.join(run_dir, "tb"))
+
+    def record(self, key: str, value) -> None:
+        self.values[key] = float(value)
+
+    def dump(self, step: int) -> Dict[str, float]:
+        """Writes and clears the recorded values; returns them."""
+        values, self.values = self.values, {}
+        if not self.enabled:
+            return values
+        self._print_table(values)
+        if self.csv_path:
+            self._append_csv(values)
+        if self.summary_writer is not None:
+            with self.summary_writer.as_default():
+                for key, value in values.items():
+                    tf.summary.scalar(key, value, step=step)
+            self.summary_writer.flush()
+        return values
+
+    def log(self, message: str) -> None:
+        if self.enabled:
+            print(message, file=self.stdout, flush=True)
+
+    def close(self) -> None:
+        if self.summary_writer is not None:
+            self.summary_writer.close()
+
+    def _existing_keys(self):
+        if self.csv_path and os.path.exists(self.csv_path):
+            with open(self.csv_path, newline="") as file:
+                return next(csv.reader(file), [])
+        return []
+
+    def _append_csv(self, values):
+        new_keys = [key for key in values if key not in self.keys]
+        if new_keys:
+            self._rewrite_with_keys(self.keys + new_keys)
+        with open(self.csv_path, "a", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=self.keys, restval="")
+            if file.tell() == 0:
+                writer.writeheader()
+            writer.writerow(values)
+
+    def _rewrite_with_keys(self, keys):
+        rows = []
+        if os.path.exists(self.csv_path):
+            with open(self.csv_path, newline="") as file:
+                rows = list(csv.DictReader(file))
+        with open(self.csv_path, "w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=keys, restval="")
+            writer.writeheader()
+            writer.writerows(rows)
+        self.keys = keys
+
+    def _print_table(self, values):
+        rows = [(key, _format(value)) for key, value in values.items()]
+        key_width = max(len(key) for key, _ in rows)
+        value_width = max(len(text) for _, text in rows)
+        rule = "-" * (key_width + value_width + 7)
+        lines = [rule] + [f"| {key:<{key_width}} | {text:>{value_width}} |" for key, text in rows]
+        print("\n".join(lines + [rule]), file=self.stdout, flush=True)
+
+
+def _format(value: float) -> str:
+    if math.isfinite(value) and value == int(value) and abs(value) < 1e12:
+        return str(int(value))
+    return f"{value:.4g}"

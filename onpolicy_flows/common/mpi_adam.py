@@ -1,0 +1,42 @@
+"""Adam whose gradients are averaged over MPI ranks (port of baselines' `MpiAdam`)."""
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from onpolicy_flows.common import mpi
+from onpolicy_flows.common.flat_params import FlatParameters
+
+
+class MpiAdam(tf.Module):
+    """Adam on a flat view of `variables`; every rank applies the same averaged gradient.
+
+    Moments and step count are variables, so checkpoints carry the optimiser state.
+    """
+
+    def __init__(self, variables: Sequence[tf.Variable], beta1: float = 0.9,
+                 beta2: float = 0.999, epsilon: float = 1e-8, name: str = "mpi_adam"):
+        super().__init__(name=name)
+        self.params = FlatParameters(variables)
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self.first_moment = tf.Variable(tf.zeros([self.params.size], tf.float64),
+                                        trainable=False, name="m")
+        self.second_moment = tf.Variable(tf.zeros([self.params.size], tf.float64),
+                                         trainable=False, name="v")
+        self.step_count = tf.Variable(0, dtype=tf.int64, trainable=False, name="t")
+
+    def update(self, local_gradient: np.ndarray, stepsize: float) -> None:
+        """One Adam step with the rank-averaged gradient of a loss to minimise. Collective."""
+        gradient = mpi.allreduce_mean(local_gradient)
+        t = int(self.step_count.assign_add(1))
+        m = self.beta1 * self.first_moment.numpy() + (1 - self.beta1) * gradient
+        v = self.beta2 * self.second_moment.numpy() + (1 - self.beta2) * np.square(gradient)
+        self.first_moment.assign(m)
+        self.second_moment.assign(v)
+        corrected_step = stepsize * np.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
+        step = -corrected_step * m / (np.sqrt(v) + self.epsilon)
+        self.params.set(self.params.get() + step.astype(np.float32))
+
+    def sync(self) -> None:
+        """Copies rank 0's parameters to every rank."""
+        self.params.set(mpi.broadcast(self.params.get()).astype(np.float32))

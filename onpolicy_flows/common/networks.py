@@ -1,0 +1,92 @@
+"""Small building blocks for policies and value functions, as plain `tf.Module`s.
+
+Layers are written here (not taken from Keras) so that every weight is an attribute that
+`trainable_variables` and checkpoints see, initialisation follows the original exactly, and
+K-FAC can read each Dense layer's inputs and pre-activations.
+"""
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+Initializer = Callable[[tuple, np.random.Generator], np.ndarray]
+
+
+def normc(scale: float = 1.0) -> Initializer:
+    """Gaussian weights with each output column rescaled to norm `scale` (baselines' normc)."""
+    def init(shape, rng):
+        weights = rng.standard_normal(shape)
+        return scale * weights / np.sqrt(np.square(weights).sum(axis=0, keepdims=True))
+    return init
+
+
+def uniform(limit: float) -> Initializer:
+    def init(shape, rng):
+        return rng.uniform(-limit, limit, size=shape)
+    return init
+
+
+def glorot_uniform() -> Initializer:
+    """TF1's default kernel initialiser (`tf.layers.dense`)."""
+    def init(shape, rng):
+        limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+        return rng.uniform(-limit, limit, size=shape)
+    return init
+
+
+class Dense(tf.Module):
+    """y = x W + b. x: [batch, in_dim] -> [batch, out_dim]; bias initialised at zero."""
+
+    def __init__(self, in_dim: int, out_dim: int, kernel_init: Initializer,
+                 rng: np.random.Generator, name: Optional[str] = None):
+        super().__init__(name=name)
+        self.kernel = tf.Variable(kernel_init((in_dim, out_dim), rng).astype(np.float32),
+                                  name="kernel")
+        self.bias = tf.Variable(tf.zeros([out_dim]), name="bias")
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.matmul(x, self.kernel) + self.bias
+
+
+class LayerNorm(tf.Module):
+    """Layer normalisation over the last axis with a learnt scale and offset.
+
+    epsilon defaults to 1e-12, the value of `tf.contrib.layers.layer_norm` in the original.
+    """
+
+    def __init__(self, dim: int, epsilon: float = 1e-12, name: Optional[str] = None):
+        super().__init__(name=name)
+        self.epsilon = epsilon
+        self.scale = tf.Variable(tf.ones([dim]), name="scale")
+        self.offset = tf.Variable(tf.zeros([dim]), name="offset")
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+        return (x - mean) * tf.math.rsqrt(variance + self.epsilon) * self.scale + self.offset
+
+
+class MLP(tf.Module):
+    """Dense -> [LayerNorm] -> activation for each hidden size, then a linear Dense output.
+
+    x: [batch, in_dim] -> [batch, out_dim].
+    """
+
+    def __init__(self, in_dim: int, hidden_sizes: Sequence[int], out_dim: int,
+                 activation: Callable[[tf.Tensor], tf.Tensor], rng: np.random.Generator,
+                 hidden_init: Initializer, output_init: Initializer, layer_norm: bool = False,
+                 name: Optional[str] = None):
+        super().__init__(name=name)
+        self.activation = activation
+        sizes = [in_dim, *hidden_sizes]
+        self.hidden = [Dense(n_in, n_out, hidden_init, rng)
+                       for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+        self.norms = [LayerNorm(n) for n in hidden_sizes] if layer_norm else []
+        self.output = Dense(sizes[-1], out_dim, output_init, rng)
+
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        for index, dense in enumerate(self.hidden):
+            x = dense(x)
+            if self.norms:
+                x = self.norms[index](x)
+            x = self.activation(x)
+        return self.output(x)

@@ -1,0 +1,31 @@
+"""Seeds and TensorFlow's threading, set once per process before any TF op runs."""
+import random
+
+import numpy as np
+import tensorflow as tf
+
+RANK_SEED_STRIDE = 10000  # per-rank seed = seed + 10000 * rank, as in the original
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    return seed + RANK_SEED_STRIDE * rank
+
+
+def seed_everything(seed: int) -> None:
+    """Seeds Python's, numpy's and TensorFlow's global generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    tf.random.set_seed(seed)
+
+
+def configure_tensorflow_threads(threads: int = 1) -> None:
+    """One intra- and one inter-op thread per MPI rank by default (ranks share the cores).
+
+    Must run before the first TF op; later calls are ignored by TensorFlow with an error we
+    swallow, so that tests running several learners in one process work.
+    """
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass

@@ -1,0 +1,51 @@
+"""The TRPO value function: a tanh MLP on normalised observations, fitted by MpiAdam to the
+TD(lambda) returns (the value branch of baselines' ppo1 `MlpPolicy`)."""
+from typing import Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from onpolicy_flows.common.flat_params import flatten
+from onpolicy_flows.common.minibatches import iterate_minibatches
+from onpolicy_flows.common.mpi_adam import MpiAdam
+from onpolicy_flows.common.networks import MLP, normc
+from onpolicy_flows.common.running_mean_std import RunningMeanStd
+
+
+class ValueFunction(tf.Module):
+    """V(s): [batch, obs_dim] raw observations -> [batch] values."""
+
+    def __init__(self, obs_dim: int, obs_normalizer: Optional[RunningMeanStd],
+                 hidden_sizes: Sequence[int], seed: int, name: str = "value_function"):
+        super().__init__(name=name)
+        self.obs_normalizer = obs_normalizer
+        self.net = MLP(obs_dim, hidden_sizes, 1, tf.tanh, np.random.default_rng(seed),
+                       hidden_init=normc(1.0), output_init=normc(1.0))
+        observations = tf.TensorSpec([None, obs_dim], tf.float32)
+        self.predict = tf.function(self._predict, input_signature=[observations])
+        self.loss_gradient = tf.function(
+            self._loss_gradient,
+            input_signature=[observations, tf.TensorSpec([None], tf.float32)])
+
+    def _predict(self, observations):
+        features = observations
+        if self.obs_normalizer is not None:
+            features = self.obs_normalizer.normalize(observations)
+        return self.net(features)[:, 0]
+
+    def _loss_gradient(self, observations, returns):
+        """Flat gradient [num_params] of the mean squared error."""
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(self._predict(observations) - returns))
+        return flatten(tape.gradient(loss, self.net.trainable_variables))
+
+    def fit(self, optimizer: MpiAdam, observations: np.ndarray, returns: np.ndarray,
+            epochs: int, batch_size: int, stepsize: float, rng: np.random.Generator) -> None:
+        """`epochs` passes of Adam over shuffled minibatches; gradients averaged over ranks
+        (every rank must hold the same number of rows)."""
+        returns = returns.astype(np.float32)
+        for _ in range(epochs):
+            for batch_obs, batch_returns in iterate_minibatches(
+                    (observations, returns), batch_size, rng):
+                gradient = self.loss_gradient(batch_obs, batch_returns).numpy()
+                optimizer.update(gradient, stepsize)

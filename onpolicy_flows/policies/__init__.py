@@ -1,0 +1,48 @@
+"""Policies shared by every algorithm: factorized Gaussian, Gaussian mixture, normalizing flow."""
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from onpolicy_flows.common.config import option, require
+from onpolicy_flows.common.running_mean_std import RunningMeanStd
+from onpolicy_flows.policies.base import Policy
+from onpolicy_flows.policies.flow import FlowPolicy
+from onpolicy_flows.policies.gaussian import GaussianPolicy
+from onpolicy_flows.policies.gmm import GMMPolicy
+
+POLICY_CLASSES = ("gaussian", "gmm", "flow")
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Which policy class, and its sizes (defaults: the original TRPO's)."""
+    policy: str = option("gaussian", "policy class", choices=POLICY_CLASSES)
+    hidden_sizes: Tuple[int, ...] = option(
+        (32, 32), "tanh hidden layers of the Gaussian mean net and of the GMM trunk")
+    num_components: int = option(2, "GMM: number of equally weighted components K")
+    num_layers: int = option(
+        4, "flow: number of coupling PAIRS (alternating masks); the chain has 2 x num-layers "
+           "affine couplings, as in the original code (the paper's K counts couplings)")
+    num_units: int = option(3, "flow: hidden units of each coupling's s and t nets")
+
+    def __post_init__(self):
+        require(self.policy in POLICY_CLASSES,
+                f"--policy must be one of {', '.join(POLICY_CLASSES)}, not {self.policy!r}")
+        require(len(self.hidden_sizes) > 0 and min(self.hidden_sizes) > 0,
+                "--hidden-sizes must be one or more positive integers")
+        require(self.num_components >= 1, "--num-components must be >= 1")
+        require(self.num_layers >= 1, "--num-layers must be >= 1")
+        require(self.num_units >= 1, "--num-units must be >= 1")
+
+
+def make_policy(config: PolicyConfig, obs_dim: int, act_dim: int,
+                obs_normalizer: Optional[RunningMeanStd], seed: int, name: str) -> Policy:
+    """Builds the policy that `config` names. The same seed gives the same initial weights."""
+    if config.policy == "gaussian":
+        return GaussianPolicy(obs_dim, act_dim, obs_normalizer, seed,
+                              hidden_sizes=config.hidden_sizes, name=name)
+    if config.policy == "gmm":
+        return GMMPolicy(obs_dim, act_dim, obs_normalizer, seed,
+                         num_components=config.num_components,
+                         hidden_sizes=config.hidden_sizes, name=name)
+    return FlowPolicy(obs_dim, act_dim, obs_normalizer, seed, num_layers=config.num_layers,
+                      num_units=config.num_units, name=name)

@@ -1,0 +1,102 @@
+"""The interface every policy offers, so that learners never ask which class they hold.
+
+A policy is a state-conditioned distribution over actions in R^act_dim. Every method takes
+raw observations [batch, obs_dim] float32; the policy normalises them with its shared
+`obs_normalizer` (if one is given) before its networks see them.
+"""
+from typing import Optional, Tuple
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from onpolicy_flows.common.running_mean_std import RunningMeanStd
+
+tfd = tfp.distributions
+
+ENTROPY_SAMPLES = 10  # noise samples per state for sample-based entropy, as in the original
+
+
+class Policy(tf.Module):
+    """Base class. Subclasses implement `_distribution` and `_deterministic_action`.
+
+    Subclasses whose distributions have a closed-form KL and entropy (the Gaussian) override
+    `kl` and `entropy`; the defaults are the original's sample estimates.
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, obs_normalizer: Optional[RunningMeanStd],
+                 seed: int, name: str):
+        super().__init__(name=name)
+        self.obs_dim = obs_dim
+        self.act_dim = act_dim
+        self.obs_normalizer = obs_normalizer
+        self.noise = tf.random.Generator.from_seed(seed, alg="philox")
+
+    # -- to implement -------------------------------------------------------------------
+    def _distribution(self, features: tf.Tensor) -> tfd.Distribution:
+        """Normalised observations [batch, obs_dim] -> distribution, batch [batch], event
+        [act_dim]."""
+        raise NotImplementedError
+
+    def _deterministic_action(self, features: tf.Tensor) -> tf.Tensor:
+        """Normalised observations [batch, obs_dim] -> noise-free actions [batch, act_dim]."""
+        raise NotImplementedError
+
+    # -- the interface --------------------------------------------------------------------
+    def features(self, observations: tf.Tensor) -> tf.Tensor:
+        if self.obs_normalizer is None:
+            return observations
+        return self.obs_normalizer.normalize(observations)
+
+    def distribution(self, observations: tf.Tensor) -> tfd.Distribution:
+        return self._distribution(self.features(observations))
+
+    def sample(self, observations: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+        """Actions [batch, act_dim] drawn with the policy's own generator, and their
+        log-densities [batch]."""
+        dist = self.distribution(observations)
+        actions = dist.sample(seed=self._next_seed())
+        return actions, dist.log_prob(actions)
+
+    def deterministic_action(self, observations: tf.Tensor) -> tf.Tensor:
+        """[batch, act_dim] actions without sampling noise (see each class for its meaning)."""
+        return self._deterministic_action(self.features(observations))
+
+    def log_prob(self, observations: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+        """log pi(actions | observations), [batch]. `actions` must not be a tensor that
+        `sample` returned from the same distribution object if gradients are wanted."""
+        return self.distribution(observations).log_prob(actions)
+
+    def entropy(self, observations: tf.Tensor) -> tf.Tensor:
+        """Entropy estimate per state, [batch]: -mean log pi(a|s) over ENTROPY_SAMPLES
+        reparameterised samples a ~ pi(.|s)."""
+        dist = self.distribution(observations)
+        samples = dist.sample(ENTROPY_SAMPLES, seed=self._next_seed())  # [n, batch, act_dim]
+        return -tf.reduce_mean(dist.log_prob(samples), axis=0)
+
+    def kl(self, old: "Policy", observations: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+        """Per-state estimate of KL(old || self), [batch]: log pi_old(a|s) - log pi(a|s) at
+        actions a drawn from `old` (the collected ones), as in the original TRPO."""
+        return old.log_prob(observations, actions) - self.log_prob(observations, actions)
+
+    def _next_seed(self) -> tf.Tensor:
+        """A fresh stateless seed [2] for TFP's samplers."""
+        return tf.cast(self.noise.make_seeds(1)[:, 0], tf.int32)
+
+
+def compile_actor(policy: Policy, batch_size: int = 1, deterministic: bool = False,
+                  jit_compile: bool = True):
+    """The per-step acting function of rollouts: numpy observations [batch_size, obs_dim] ->
+    numpy actions [batch_size, act_dim].
+
+    Acting is the hot loop (one call per environment step), so the sampler is traced once
+    for a fixed input shape, compiled with XLA, and called as a concrete function, which
+    skips tf.function's argument dispatch (about half of its ~300 us per call here).
+    """
+    def act(observations):
+        if deterministic:
+            return policy.deterministic_action(observations)
+        return policy.sample(observations)[0]
+
+    concrete = tf.function(act, jit_compile=jit_compile).get_concrete_function(
+        tf.TensorSpec([batch_size, policy.obs_dim], tf.float32))
+    return lambda observations: concrete(tf.constant(observations, tf.float32)).numpy()

@@ -1,0 +1,43 @@
+"""Factorized Gaussian policy (port of baselines' ppo1 `MlpPolicy` with fixed-variance head)."""
+from typing import Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from onpolicy_flows.common.networks import MLP, normc
+from onpolicy_flows.common.running_mean_std import RunningMeanStd
+from onpolicy_flows.policies.base import Policy
+
+tfd = tfp.distributions
+
+
+class GaussianPolicy(Policy):
+    """N(mean(s), diag(exp(log_std))^2): mean from a tanh MLP whose last layer has columns of
+    norm `mean_init_scale`; one state-independent log-std per action dimension, starting at
+    0. KL and entropy are analytic."""
+
+    def __init__(self, obs_dim: int, act_dim: int, obs_normalizer: Optional[RunningMeanStd],
+                 seed: int, hidden_sizes: Sequence[int] = (32, 32),
+                 mean_init_scale: float = 0.01, name: str = "gaussian_policy"):
+        super().__init__(obs_dim, act_dim, obs_normalizer, seed, name)
+        rng = np.random.default_rng(seed)
+        self.mean_net = MLP(obs_dim, hidden_sizes, act_dim, tf.tanh, rng,
+                            hidden_init=normc(1.0), output_init=normc(mean_init_scale))
+        self.log_std = tf.Variable(tf.zeros([act_dim]), name="log_std")
+
+    def _distribution(self, features):
+        mean = self.mean_net(features)  # [batch, act_dim]
+        return tfd.Independent(tfd.Normal(mean, tf.exp(self.log_std)),
+                               reinterpreted_batch_ndims=1)
+
+    def _deterministic_action(self, features):
+        """The mean."""
+        return self.mean_net(features)
+
+    def entropy(self, observations):
+        return self.distribution(observations).entropy()
+
+    def kl(self, old, observations, actions):
+        """Analytic KL(old || self) per state; `actions` are not needed."""
+        return old.distribution(observations).kl_divergence(self.distribution(observations))

@@ -1,0 +1,47 @@
+"""TRPO hyperparameters. Defaults are the original's (`run_trpo_*.py` and `trpo_mpi.learn`)."""
+import dataclasses
+from dataclasses import dataclass
+
+from onpolicy_flows.common.config import option, require
+from onpolicy_flows.policies import PolicyConfig
+
+
+@dataclass(frozen=True)
+class TRPOConfig:
+    env: str = option("Hopper-v4", "gymnasium id (the paper's -v1 ids map to -v4)")
+    seed: int = option(0, "base seed; rank r uses seed + 10000 * r")
+    num_timesteps: int = option(1_000_000, "stop after this many env steps, summed over ranks")
+    timesteps_per_batch: int = option(1024, "env steps per rank per iteration")
+    max_kl: float = option(0.01, "KL radius of each policy step")
+    cg_iters: int = option(10, "conjugate-gradient iterations")
+    cg_damping: float = option(0.1, "damping added to the Fisher-vector product")
+    fvp_subsample: int = option(5, "Fisher-vector products use every n-th sample")
+    max_backtracks: int = option(10, "line-search halvings before the step is abandoned")
+    gamma: float = option(0.99, "discount")
+    lam: float = option(0.98, "GAE lambda")
+    entcoeff: float = option(0.0, "entropy bonus coefficient in the surrogate")
+    vf_hidden_sizes: tuple = option((32, 32), "tanh hidden layers of the value function")
+    vf_iters: int = option(5, "value-function epochs per iteration")
+    vf_stepsize: float = option(1e-3, "value-function Adam step size")
+    vf_batch_size: int = option(64, "value-function minibatch size")
+    policy: PolicyConfig = dataclasses.field(default_factory=PolicyConfig)
+    logdir: str = option("logs", "parent directory of run directories")
+
+    def __post_init__(self):
+        require(self.num_timesteps > 0, "--num-timesteps must be positive")
+        require(self.timesteps_per_batch > 0, "--timesteps-per-batch must be positive")
+        require(self.max_kl > 0, "--max-kl must be positive")
+        require(self.cg_iters > 0, "--cg-iters must be positive")
+        require(self.cg_damping >= 0, "--cg-damping must be >= 0")
+        require(self.fvp_subsample >= 1, "--fvp-subsample must be >= 1")
+        require(self.max_backtracks >= 1, "--max-backtracks must be >= 1")
+        require(0 <= self.gamma <= 1, "--gamma must be in [0, 1]")
+        require(0 <= self.lam <= 1, "--lam must be in [0, 1]")
+        require(self.vf_iters >= 0, "--vf-iters must be >= 0")
+        require(self.vf_stepsize > 0, "--vf-stepsize must be positive")
+        require(0 < self.vf_batch_size <= self.timesteps_per_batch,
+                "--vf-batch-size must be in [1, timesteps-per-batch]")
+
+    @property
+    def run_name(self) -> str:
+        return f"trpo-{self.env}-{self.policy.policy}-seed{self.seed}"

@@ -1,0 +1,26 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="onpolicy_flows",
+    version="0.1.0",
+    description="TRPO and ACKTR with Gaussian, GMM and normalizing-flow policies "
+                "(TensorFlow 2 port of Tang & Agrawal)",
+    packages=find_packages(include=["onpolicy_flows", "onpolicy_flows.*", "run"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.16",
+        "tensorflow-probability>=0.24",
+        "tf-keras>=2.16",  # TFP imports it
+        "tensorboard",  # tf.summary needs it; TF no longer installs it
+        "gymnasium[mujoco]>=1.0",
+        "mujoco>=3.0",
+        "numpy",
+        "mpi4py>=4.0",
+        "mpich",  # the MPI runtime (and mpirun) for mpi4py, from PyPI
+        "cloudpickle",
+        "matplotlib",
+        "imageio",
+        "imageio-ffmpeg",
+    ],
+    extras_require={"test": ["pytest"]},
+)
