@@ -21,21 +21,27 @@ def option(default, help: str, **extra) -> Any:
 
 
 def add_arguments(parser: argparse.ArgumentParser, config_cls: Type) -> None:
-    """Adds one `--flag-name` per field of `config_cls` (recursing into nested dataclasses)."""
-    for field in dataclasses.fields(config_cls):
-        if _is_nested(field):
-            add_arguments(parser, _nested_type(field))
+    """Adds one `--flag-name` per field of `config_cls` (recursing into nested dataclasses),
+    with the defaults of `config_cls()`."""
+    _add_fields(parser, config_cls())
+
+
+def _add_fields(parser, defaults) -> None:
+    for field in dataclasses.fields(defaults):
+        default = getattr(defaults, field.name)
+        if dataclasses.is_dataclass(default):
+            _add_fields(parser, default)
             continue
         flag = "--" + field.name.replace("_", "-")
-        kwargs = dict(default=field.default, help=field.metadata.get("help", ""))
+        kwargs = dict(default=default, help=field.metadata.get("help", ""))
         if "choices" in field.metadata:
             kwargs["choices"] = field.metadata["choices"]
-        if isinstance(field.default, bool):
+        if isinstance(default, bool):
             kwargs["action"] = argparse.BooleanOptionalAction
-        elif isinstance(field.default, tuple):
-            kwargs.update(nargs="+", type=type(field.default[0]))
-        elif field.default is not None:
-            kwargs["type"] = _number_or_str(type(field.default))
+        elif isinstance(default, tuple):
+            kwargs.update(nargs="+", type=type(default[0]))
+        elif default is not None:
+            kwargs["type"] = _number_or_str(type(default))
         parser.add_argument(flag, **kwargs)
 
 
@@ -88,12 +94,13 @@ def _build(config_cls, data):
 
 
 def _is_nested(field) -> bool:
+    """A field holding a dataclass instance (declared with a default_factory)."""
     return field.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(
-        field.default_factory)
+        field.default_factory())
 
 
 def _nested_type(field):
-    return field.default_factory
+    return type(field.default_factory())
 
 
 def _number_or_str(kind):

@@ -4,12 +4,29 @@ Layers are written here (not taken from Keras) so that every weight is an attrib
 `trainable_variables` and checkpoints see, initialisation follows the original exactly, and
 K-FAC can read each Dense layer's inputs and pre-activations.
 """
-from typing import Callable, Optional, Sequence
+import contextlib
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 Initializer = Callable[[tuple, np.random.Generator], np.ndarray]
+
+_dense_calls: Optional[List[Tuple["Dense", tf.Tensor, tf.Tensor]]] = None
+
+
+@contextlib.contextmanager
+def record_dense_calls():
+    """Within this context every Dense call appends (layer, inputs [batch, in_dim],
+    pre-activations [batch, out_dim]) to the yielded list, in call order. K-FAC uses it to
+    read the statistics of its registered layers; a GradientTape around the same code can
+    differentiate a loss with respect to the recorded pre-activations."""
+    global _dense_calls
+    outer, _dense_calls = _dense_calls, []
+    try:
+        yield _dense_calls
+    finally:
+        _dense_calls = outer
 
 
 def normc(scale: float = 1.0) -> Initializer:
@@ -45,7 +62,10 @@ class Dense(tf.Module):
         self.bias = tf.Variable(tf.zeros([out_dim]), name="bias")
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        return tf.matmul(x, self.kernel) + self.bias
+        pre_activation = tf.matmul(x, self.kernel) + self.bias
+        if _dense_calls is not None:
+            _dense_calls.append((self, x, pre_activation))
+        return pre_activation
 
 
 class LayerNorm(tf.Module):

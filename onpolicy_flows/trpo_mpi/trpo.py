@@ -141,6 +141,7 @@ def learn(config: TRPOConfig, run_dir: Optional[str] = None) -> List[Dict[str, f
     """Trains TRPO as `config` says and returns every iteration's logged values (rank 0's
     values on rank 0; other ranks get empty dicts). With run_dir=None a new run directory is
     created under `config.logdir`."""
+    make_env(config.env, seed=0).close()  # a bad env id fails before a run dir exists
     if run_dir is None:
         run_dir = create_run_dir(config.logdir, config.run_name, config)
     learner = TRPOLearner(config, run_dir)
