@@ -28,14 +28,19 @@ class MpiAdam(tf.Module):
     def update(self, local_gradient: np.ndarray, stepsize: float) -> None:
         """One Adam step with the rank-averaged gradient of a loss to minimise. Collective."""
         gradient = mpi.allreduce_mean(local_gradient)
-        t = int(self.step_count.assign_add(1))
-        m = self.beta1 * self.first_moment.numpy() + (1 - self.beta1) * gradient
-        v = self.beta2 * self.second_moment.numpy() + (1 - self.beta2) * np.square(gradient)
-        self.first_moment.assign(m)
-        self.second_moment.assign(v)
-        corrected_step = stepsize * np.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
-        step = -corrected_step * m / (np.sqrt(v) + self.epsilon)
-        self.params.set(self.params.get() + step.astype(np.float32))
+        self._apply(tf.constant(gradient), tf.constant(stepsize, tf.float64))
+
+    @tf.function
+    def _apply(self, gradient, stepsize):
+        """gradient [size] float64; the moments stay float64, the step is applied in float32."""
+        t = tf.cast(self.step_count.assign_add(1), tf.float64)
+        m = self.first_moment.assign(self.beta1 * self.first_moment + (1 - self.beta1) * gradient)
+        v = self.second_moment.assign(
+            self.beta2 * self.second_moment + (1 - self.beta2) * tf.square(gradient))
+        corrected_step = stepsize * tf.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
+        step = tf.cast(-corrected_step * m / (tf.sqrt(v) + self.epsilon), tf.float32)
+        for variable, piece in zip(self.params.variables, self.params.unflatten(step)):
+            variable.assign_add(piece)
 
     def sync(self) -> None:
         """Copies rank 0's parameters to every rank."""

@@ -4,10 +4,12 @@ A segment is `horizon` consecutive steps that cross episode boundaries; the envi
 its state between segments.
 """
 from dataclasses import dataclass, field
-from typing import Callable, List
+from typing import List
 
 import gymnasium as gym
 import numpy as np
+
+from onpolicy_flows.policies.base import CompiledActor
 
 
 @dataclass
@@ -25,15 +27,17 @@ class Segment:
 
 
 class SegmentCollector:
-    """Steps `env` with `act` (observations [1, obs_dim] float32 -> actions [1, act_dim])."""
+    """Steps `env` with `actor` (observations [1, obs_dim] float32 -> actions [1, act_dim]),
+    calling `actor.sync()` at the start of each segment to pick up the latest weights."""
 
-    def __init__(self, env: gym.Env, act: Callable[[np.ndarray], np.ndarray], horizon: int):
+    def __init__(self, env: gym.Env, actor: CompiledActor, horizon: int):
         self.env = env
-        self.act = act
+        self.actor = actor
         self.horizon = horizon
         self.observation, _ = env.reset()
 
     def collect(self) -> Segment:
+        self.actor.sync()
         obs_dim = self.env.observation_space.shape[0]
         act_dim = self.env.action_space.shape[0]
         segment = Segment(
@@ -46,7 +50,7 @@ class SegmentCollector:
         observation = self.observation
         for t in range(self.horizon):
             segment.observations[t] = observation
-            action = self.act(segment.observations[t:t + 1])[0]
+            action = self.actor(segment.observations[t:t + 1])[0]
             segment.actions[t] = action
             observation, reward, terminated, truncated, info = self.env.step(action)
             segment.rewards[t] = reward

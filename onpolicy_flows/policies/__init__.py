@@ -18,6 +18,8 @@ class PolicyConfig:
     policy: str = option("gaussian", "policy class", choices=POLICY_CLASSES)
     hidden_sizes: Tuple[int, ...] = option(
         (32, 32), "tanh hidden layers of the Gaussian mean net and of the GMM trunk")
+    mean_init_scale: float = option(
+        0.01, "Gaussian: column norm of the mean net's initial output layer (ACKTR: 0.1)")
     num_components: int = option(2, "GMM: number of equally weighted components K")
     num_layers: int = option(
         4, "flow: number of coupling PAIRS (alternating masks); the chain has 2 x num-layers "
@@ -29,6 +31,7 @@ class PolicyConfig:
                 f"--policy must be one of {', '.join(POLICY_CLASSES)}, not {self.policy!r}")
         require(len(self.hidden_sizes) > 0 and min(self.hidden_sizes) > 0,
                 "--hidden-sizes must be one or more positive integers")
+        require(self.mean_init_scale > 0, "--mean-init-scale must be positive")
         require(self.num_components >= 1, "--num-components must be >= 1")
         require(self.num_layers >= 1, "--num-layers must be >= 1")
         require(self.num_units >= 1, "--num-units must be >= 1")
@@ -39,7 +42,8 @@ def make_policy(config: PolicyConfig, obs_dim: int, act_dim: int,
     """Builds the policy that `config` names. The same seed gives the same initial weights."""
     if config.policy == "gaussian":
         return GaussianPolicy(obs_dim, act_dim, obs_normalizer, seed,
-                              hidden_sizes=config.hidden_sizes, name=name)
+                              hidden_sizes=config.hidden_sizes,
+                              mean_init_scale=config.mean_init_scale, name=name)
     if config.policy == "gmm":
         return GMMPolicy(obs_dim, act_dim, obs_normalizer, seed,
                          num_components=config.num_components,

@@ -5,6 +5,7 @@ Port of the update in baselines' `trpo_mpi.learn` (and the original's `trpo_impl
 Gradients and Fisher-vector products are averaged over MPI ranks, so every rank takes the
 same step.
 """
+import functools
 from dataclasses import dataclass
 from typing import Dict
 
@@ -48,17 +49,25 @@ class TRPOObjective:
                  tf.TensorSpec([None], tf.float32)]
         vector = tf.TensorSpec([self.params.size], tf.float32)
         self.losses = tf.function(self._losses, input_signature=batch)
+        self.line_search_losses = tf.function(
+            functools.partial(self._losses, with_entropy=entcoeff != 0), input_signature=batch)
         self.losses_and_gradient = tf.function(self._losses_and_gradient, input_signature=batch)
         self.fisher_vector_product = tf.function(self._fisher_vector_product,
                                                  input_signature=batch[:2] + [vector])
 
-    def _losses(self, observations, actions, advantages):
-        """[5] float32: optimgain, meankl, entloss, surrgain, entropy (LOSS_NAMES)."""
+    def _losses(self, observations, actions, advantages, with_entropy=True):
+        """[5] float32: optimgain, meankl, entloss, surrgain, entropy (LOSS_NAMES).
+
+        The flow's and GMM's entropy is a 10-sample estimate, the costliest term; with a zero
+        entropy coefficient the line search skips it (with_entropy=False: entropy reads 0).
+        """
         log_ratio = (self.policy.log_prob(observations, actions)
                      - self.old_policy.log_prob(observations, actions))
         surrgain = tf.reduce_mean(tf.exp(log_ratio) * advantages)
         meankl = tf.reduce_mean(self.policy.kl(self.old_policy, observations, actions))
-        entropy = tf.reduce_mean(self.policy.entropy(observations))
+        entropy = tf.constant(0.0)
+        if with_entropy:
+            entropy = tf.reduce_mean(self.policy.entropy(observations))
         entbonus = self.entcoeff * entropy
         return tf.stack([surrgain + entbonus, meankl, entbonus, surrgain, entropy])
 
@@ -80,10 +89,11 @@ class TRPOObjective:
         return flatten(outer.gradient(gradient_dot_vector, self.params.variables,
                                       unconnected_gradients=ZERO))
 
-    def mean_losses(self, batch: PolicyBatch) -> np.ndarray:
+    def mean_losses(self, batch: PolicyBatch, for_line_search: bool = False) -> np.ndarray:
         """LOSS_NAMES averaged over ranks, float64 [5]."""
+        losses = self.line_search_losses if for_line_search else self.losses
         return mpi.allreduce_mean(
-            self.losses(batch.observations, batch.actions, batch.advantages).numpy())
+            losses(batch.observations, batch.actions, batch.advantages).numpy())
 
 
 @dataclass(frozen=True)
@@ -130,7 +140,7 @@ def trpo_step(objective: TRPOObjective, batch: PolicyBatch, settings: StepSettin
     stepsize = 1.0
     for _ in range(settings.max_backtracks):
         objective.params.set((params_before + stepsize * full_step).astype(np.float32))
-        losses = objective.mean_losses(batch)
+        losses = objective.mean_losses(batch, for_line_search=True)
         improvement = losses[0] - losses_before[0]
         log(f"Expected: {expected_improvement * stepsize:.3f} Actual: {improvement:.3f}")
         if not np.isfinite(losses).all():
@@ -141,7 +151,7 @@ def trpo_step(objective: TRPOObjective, batch: PolicyBatch, settings: StepSettin
             log("surrogate didn't improve. shrinking step.")
         else:
             log("Stepsize OK!")
-            return _step_stats(losses, accepted=True)
+            return _step_stats(objective.mean_losses(batch), accepted=True)
         stepsize *= 0.5
     log("couldn't compute a good step")
     objective.params.set(params_before)

@@ -26,7 +26,7 @@ from onpolicy_flows.common.seeding import configure_tensorflow_threads, rank_see
     seed_everything
 from onpolicy_flows.common.value_function import ValueFunction
 from onpolicy_flows.policies import make_policy
-from onpolicy_flows.policies.base import compile_actor
+from onpolicy_flows.policies.base import CompiledActor
 from onpolicy_flows.trpo_mpi.config import TRPOConfig
 from onpolicy_flows.trpo_mpi.policy_step import PolicyBatch, StepSettings, TRPOObjective, \
     trpo_step
@@ -62,7 +62,7 @@ class TRPOLearner:
         self.step_settings = StepSettings(config.max_kl, config.cg_iters, config.cg_damping,
                                           config.fvp_subsample, config.max_backtracks)
         self.minibatch_rng = np.random.default_rng(self.seed)
-        self.collector = SegmentCollector(self.env, compile_actor(self.policy),
+        self.collector = SegmentCollector(self.env, CompiledActor(self.policy),
                                           config.timesteps_per_batch)
         self.logger = Logger(run_dir, enabled=mpi.is_root())
         self.iteration = 0

@@ -1,0 +1,32 @@
+"""Run under `mpirun -np N`: two TRPO iterations on Pendulum-v1; every rank prints a JSON line
+with its policy and value-function parameters and its rank-averaged log row."""
+import json
+import os
+import sys
+
+from onpolicy_flows.common import mpi
+from onpolicy_flows.policies import PolicyConfig
+from onpolicy_flows.trpo_mpi import TRPOConfig, TRPOLearner
+
+
+def main(policy: str):
+    config = TRPOConfig(env="Pendulum-v1", seed=3, timesteps_per_batch=256, num_timesteps=512,
+                        policy=PolicyConfig(policy=policy))
+    learner = TRPOLearner(config, run_dir=None)
+    rows = learner.train()
+    write_result(dict(rank=mpi.rank(),
+                          policy_params=learner.objective.params.get().tolist(),
+                          vf_params=learner.vf_optimizer.params.get().tolist(),
+                          meankl=rows[-1]["meankl"], timesteps=learner.timesteps))
+    learner.close()
+
+
+def write_result(result: dict) -> None:
+    """Each rank writes its own file (interleaved stdout lines from ranks would mix)."""
+    with open(os.path.join(os.environ["MPI_TEST_OUT"], f"rank{mpi.rank()}.json"), "w") as file:
+        json.dump(result, file)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
+

@@ -1,0 +1,53 @@
+import numpy as np
+import tensorflow as tf
+
+from onpolicy_flows.policies import GMMPolicy
+
+
+def _random_gmm(num_components=3, act_dim=2):
+    policy = GMMPolicy(4, act_dim, None, seed=0, num_components=num_components)
+    rng = np.random.default_rng(0)
+    for variable in policy.trainable_variables:
+        variable.assign(0.7 * rng.standard_normal(variable.shape).astype(np.float32))
+    return policy
+
+
+def _numpy_mixture_log_prob(means, stds, actions):
+    """means [batch, K, d], stds [K, d], actions [batch, d] -> [batch]."""
+    z = (actions[:, None, :] - means) / stds
+    component = (-0.5 * z ** 2 - np.log(stds) - 0.5 * np.log(2 * np.pi)).sum(-1)
+    peak = component.max(axis=1, keepdims=True)
+    return (peak + np.log(np.exp(component - peak).mean(axis=1, keepdims=True)))[:, 0]
+
+
+def test_log_prob_is_the_equal_weight_mixture_density():
+    policy = _random_gmm()
+    observations = tf.random.stateless_normal([7, 4], seed=[1, 2])
+    actions = tf.random.stateless_normal([7, 2], seed=[3, 4])
+    means = policy._component_means(policy.features(observations)).numpy()
+    stds = np.exp(policy.log_stds.numpy())
+    expected = _numpy_mixture_log_prob(means, stds, actions.numpy())
+    np.testing.assert_allclose(policy.log_prob(observations, actions).numpy(), expected,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_sampling_picks_components_uniformly():
+    policy = _random_gmm(num_components=2, act_dim=1)
+    policy.log_stds.assign([[-4.0], [-4.0]])  # narrow components: samples identify them
+    observations = tf.zeros([20000, 4])
+    means = policy._component_means(policy.features(observations[:1])).numpy()[0, :, 0]
+    actions, _ = policy.sample(observations)
+    nearest = np.argmin(np.abs(actions.numpy() - means[None, :]), axis=1)
+    assert abs(nearest.mean() - 0.5) < 0.02
+
+
+def test_deterministic_action_is_the_most_likely_component_mean():
+    policy = _random_gmm(num_components=3)
+    observations = tf.random.stateless_normal([5, 4], seed=[5, 6])
+    means = policy._component_means(policy.features(observations)).numpy()
+    chosen = policy.deterministic_action(observations).numpy()
+    dist = policy.distribution(observations)
+    for row in range(5):
+        densities = [float(dist.log_prob(np.repeat(means[row:row + 1, k], 5, axis=0))[row])
+                     for k in range(3)]
+        np.testing.assert_allclose(chosen[row], means[row, int(np.argmax(densities))])

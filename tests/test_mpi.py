@@ -1,0 +1,54 @@
+"""MPI behaviour under `mpirun -np 2`: reductions equal single-process numbers on the pooled
+data, and TRPO workers hold identical parameters after training."""
+import json
+import os
+import subprocess
+import tempfile
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT, mpirun_command
+from mpi_scripts.check_reductions import rank_data
+
+SCRIPTS = os.path.join(REPO_ROOT, "tests", "mpi_scripts")
+
+
+def _run_ranks(num_ranks, script, *args, timeout=300):
+    """Runs a script under mpirun; returns each rank's JSON result, ordered by rank."""
+    with tempfile.TemporaryDirectory() as out_dir:
+        completed = subprocess.run(
+            mpirun_command(num_ranks, os.path.join(SCRIPTS, script), *args),
+            capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT,
+            env=dict(os.environ, MPI_TEST_OUT=out_dir))
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        results = []
+        for rank in range(num_ranks):
+            with open(os.path.join(out_dir, f"rank{rank}.json")) as file:
+                results.append(json.load(file))
+    return results
+
+
+def test_running_mean_std_and_allreduce_agree_with_single_process_numbers():
+    ranks = _run_ranks(2, "check_reductions.py")
+    pooled = np.concatenate([rank_data(0), rank_data(1)])
+    prior = 1e-2  # the pseudo-count of the running statistics
+    count = len(pooled) + prior
+    mean = pooled.sum(axis=0) / count
+    variance = (np.square(pooled).sum(axis=0) + prior) / count - mean ** 2
+    for result in ranks:
+        assert result["size"] == 2
+        np.testing.assert_allclose(result["mean"], mean, rtol=1e-12)
+        np.testing.assert_allclose(result["std"], np.sqrt(variance), rtol=1e-12)
+        np.testing.assert_allclose(result["allreduce_mean"], np.arange(4.0) * 1.5)
+        np.testing.assert_allclose(result["broadcast"], [0.0, 0.0])
+    np.testing.assert_allclose(mean, pooled.mean(axis=0), rtol=1e-3)
+
+
+@pytest.mark.parametrize("policy", ["gaussian", "flow"])
+def test_trpo_ranks_hold_identical_parameters(policy):
+    first, second = _run_ranks(2, "check_trpo_sync.py", policy)
+    assert first["timesteps"] == second["timesteps"] == 512
+    assert first["policy_params"] == second["policy_params"]
+    assert first["vf_params"] == second["vf_params"]
+    assert first["meankl"] == second["meankl"] > 0
