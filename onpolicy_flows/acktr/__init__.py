@@ -1,0 +1,4 @@
+"""ACKTR (actor-critic with Kronecker-factored trust region) for continuous control."""
+from onpolicy_flows.acktr.acktr import ACKTRLearner, learn
+from onpolicy_flows.acktr.config import ACKTRConfig
+from onpolicy_flows.acktr.kfac import KFACOptimizer

@@ -1,0 +1,243 @@
+"""ACKTR for continuous control (port of the original's `acktr_cont.learn`), single process.
+
+Each iteration:
+  1. collect whole episodes until more than `timesteps_per_batch` steps (filtered
+     observation pairs, actions mapped from [-1, 1] to the action box);
+  2. estimate advantages with GAE(gamma, lambda) from the current value function;
+  3. fit the value function (K-FAC, full batch) to the discounted returns;
+  4. take one K-FAC step on the policy loss -mean(standardised advantage * log pi(a|s));
+  5. measure KL(old || new) on the batch and adapt the policy's learning rate towards
+     `desired_kl`;
+  6. log (EpRewMean is the mean return of this iteration's episodes, as in the original).
+"""
+import time
+from typing import Dict, List, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from onpolicy_flows.acktr.config import ACKTRConfig
+from onpolicy_flows.acktr.kfac import KFACOptimizer, dense_layers
+from onpolicy_flows.acktr.rollout import Episode, EpisodeCollector
+from onpolicy_flows.acktr.value_function import KFACValueFunction, value_features
+from onpolicy_flows.common import mpi
+from onpolicy_flows.common.advantages import explained_variance, gae
+from onpolicy_flows.common.envs import make_env, space_dims
+from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.common.logger import Logger
+from onpolicy_flows.common.run_dir import create_run_dir
+from onpolicy_flows.common.seeding import configure_tensorflow_threads, seed_everything
+from onpolicy_flows.common.zfilter import ZFilter
+from onpolicy_flows.policies import make_policy
+from onpolicy_flows.policies.base import CompiledActor, Policy
+
+STEPSIZE_FACTOR = 1.5  # the learning rate is multiplied or divided by this
+
+
+class Progress(tf.Module):
+    """Counters of a run, as variables so that checkpoints carry them."""
+
+    def __init__(self):
+        super().__init__(name="progress")
+        self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
+        self.timesteps = tf.Variable(0, dtype=tf.int64, trainable=False, name="timesteps")
+        self.episodes = tf.Variable(0, dtype=tf.int64, trainable=False, name="episodes")
+
+
+class PolicyUpdate(tf.Module):
+    """The policy's K-FAC step and the KL it caused, compiled for batches of any size."""
+
+    def __init__(self, policy: Policy, old_policy: Policy, optimizer: KFACOptimizer):
+        super().__init__(name="policy_update")
+        self.policy = policy
+        self.old_policy = old_policy
+        self.optimizer = optimizer
+        batch = [tf.TensorSpec([None, policy.obs_dim], tf.float32),
+                 tf.TensorSpec([None, policy.act_dim], tf.float32),
+                 tf.TensorSpec([None], tf.float32)]
+        self.step = tf.function(self._step, input_signature=batch)
+        pairs = tf.TensorSpec([None, policy.obs_dim], tf.float32)
+        self.sample = tf.function(lambda obs: policy.sample(obs)[0], input_signature=[pairs])
+        self.statistics = tf.function(self._statistics, input_signature=batch[:2])
+
+    def _losses(self, observations, actions, advantages):
+        """(loss, sampled_loss): the policy-gradient loss, and -mean log pi at the policy's
+        own samples (the collected actions), whose gradients give the Fisher statistics."""
+        log_probs = self.policy.log_prob(observations, actions)  # [batch]
+        return -tf.reduce_mean(advantages * log_probs), -tf.reduce_mean(log_probs)
+
+    def _step(self, observations, actions, advantages):
+        for old, new in zip(self.old_policy.trainable_variables,
+                            self.policy.trainable_variables):
+            old.assign(new)
+        entropy = tf.reduce_mean(self.policy.entropy(observations))
+        result = self.optimizer.minimize(
+            lambda: self._losses(observations, actions, advantages))
+        kl = tf.reduce_mean(self.policy.kl(self.old_policy, observations, actions))
+        return dict(policy_loss=result["loss"], vFv=result["vfv"], KL=kl, entropy=entropy)
+
+    def _statistics(self, observations, actions):
+        """The action distribution's statistics the value function sees, [batch, stat_dim]:
+        mean and standard deviation where the distribution has them in closed form (the
+        Gaussian, as baselines' ACKTR), else log pi(a|s) of the action taken (the flow, as
+        the original's flow ACKTR)."""
+        distribution = self.policy.distribution(observations)
+        try:
+            return tf.concat([distribution.mean(), distribution.stddev()], axis=1)
+        except NotImplementedError:
+            return distribution.log_prob(actions)[:, None]
+
+
+class ACKTRLearner:
+    """Everything a run holds: env, filter, policy and its old copy, both K-FAC optimizers,
+    value function, counters. Build it, then call `train()`."""
+
+    def __init__(self, config: ACKTRConfig, run_dir: Optional[str]):
+        if mpi.world_size() > 1:
+            raise UserError("ACKTR runs as a single process, as the original does; start it "
+                            "without mpirun (or with -np 1)")
+        configure_tensorflow_threads(1)
+        self.config = config
+        seed_everything(config.seed)
+        monitor = f"{run_dir}/monitor.0.csv" if run_dir else None
+        self.env = make_env(config.env, config.seed, monitor)
+        obs_dim, act_dim = space_dims(self.env)
+        self.obs_filter = ZFilter(obs_dim, clip=config.obs_clip)
+        pair_dim = 2 * obs_dim  # the policy sees the current and the previous observation
+        self.policy = make_policy(config.policy, pair_dim, act_dim, None, seed=config.seed,
+                                  name="policy")
+        self.old_policy = make_policy(config.policy, pair_dim, act_dim, None,
+                                      seed=config.seed, name="old_policy")
+        self.policy_optimizer = KFACOptimizer(
+            dense_layers(self.policy), self.policy.trainable_variables,
+            learning_rate=config.policy_stepsize, momentum=config.kfac_momentum,
+            clip_kl=config.policy_clip_kl, damping=config.policy_damping,
+            stats_decay=config.policy_stats_decay, kfac_update=config.policy_kfac_update,
+            cold_iter=config.policy_cold_iter, name="policy_kfac")
+        self.policy_update = PolicyUpdate(self.policy, self.old_policy, self.policy_optimizer)
+        stat_dim = int(self.policy_update.statistics(
+            tf.zeros([1, pair_dim]), tf.zeros([1, act_dim])).shape[1])
+        self.value_function = KFACValueFunction(
+            pair_dim + stat_dim + 2, config.vf_hidden_sizes, seed=config.seed + 1,
+            iterations=config.vf_iters, weight_decay=config.vf_weight_decay,
+            optimizer_settings=dict(
+                learning_rate=config.vf_stepsize, momentum=config.kfac_momentum,
+                clip_kl=config.vf_clip_kl, damping=config.vf_damping,
+                stats_decay=config.vf_stats_decay, kfac_update=config.vf_kfac_update,
+                cold_iter=config.vf_cold_iter))
+        self.progress = Progress()
+        self.collector = EpisodeCollector(self.env, CompiledActor(self.policy), self.obs_filter)
+        self.logger = Logger(run_dir)
+
+    def train(self) -> List[Dict[str, float]]:
+        """Runs until `num_timesteps` env steps; returns every iteration's log."""
+        history = []
+        start = time.time()
+        while int(self.progress.timesteps.numpy()) < self.config.num_timesteps:
+            history.append(self.iterate(start))
+        return history
+
+    def iterate(self, start_time: Optional[float] = None) -> Dict[str, float]:
+        """One ACKTR iteration: collect, estimate advantages, fit V, step the policy, adapt
+        the learning rate, log."""
+        start_time = time.time() if start_time is None else start_time
+        episodes = self.collector.collect(self.config.timesteps_per_batch)
+        observations = np.concatenate([e.observations for e in episodes])
+        actions = np.concatenate([e.actions for e in episodes])
+        features, final_features = self._value_features(episodes, observations, actions)
+        values, advantages, targets = self._estimate_advantages(episodes, features,
+                                                                final_features)
+        ev_before = explained_variance(values, targets)
+        self.value_function.fit(features, targets)
+        ev_after = explained_variance(self.value_function.predict(features).numpy(), targets)
+        standardised = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        step_stats = {key: float(value) for key, value in self.policy_update.step(
+            observations, actions, standardised.astype(np.float32)).items()}
+        stepsize = float(self.policy_optimizer.learning_rate.numpy())
+        self._adapt_stepsize(step_stats["KL"])
+        self.progress.iteration.assign_add(1)
+        return self._log(episodes, step_stats, stepsize, ev_before, ev_after, start_time)
+
+    def _value_features(self, episodes: List[Episode], observations, actions):
+        """Features [T, feature_dim] of every step and [num_episodes, feature_dim] of every
+        episode's final observation pair (whose statistics use a fresh policy sample)."""
+        finals = np.stack([e.final_observation for e in episodes]).astype(np.float32)
+        statistics = self.policy_update.statistics(observations, actions).numpy()
+        final_statistics = self.policy_update.statistics(
+            finals, self.policy_update.sample(finals)).numpy()
+        step_indices = np.concatenate([np.arange(len(e)) for e in episodes])
+        features = value_features(observations, statistics, step_indices)
+        final_features = value_features(finals, final_statistics,
+                                        np.array([len(e) for e in episodes]))
+        return features, final_features
+
+    def _estimate_advantages(self, episodes: List[Episode], features, final_features):
+        """Values [T], GAE advantages [T] and value targets [T] (discounted returns; a
+        truncated episode bootstraps from the value of its final observation)."""
+        values = self.value_function.predict(features).numpy().astype(np.float64)
+        final_values = self.value_function.predict(final_features).numpy().astype(np.float64)
+        ends = np.cumsum([len(e) for e in episodes]) - 1  # index of each episode's last step
+        next_values = np.append(values[1:], 0.0)
+        next_values[ends] = final_values
+        episode_ends = np.zeros(len(values), bool)
+        episode_ends[ends] = True
+        terminated = np.zeros(len(values), bool)
+        terminated[ends] = [e.terminated for e in episodes]
+        rewards = np.concatenate([e.rewards for e in episodes])
+        advantages = gae(rewards, values, next_values, terminated, episode_ends,
+                         self.config.gamma, self.config.lam)
+        returns = gae(rewards, values, next_values, terminated, episode_ends,
+                      self.config.gamma, 1.0) + values
+        return values, advantages, returns
+
+    def _adapt_stepsize(self, kl: float) -> None:
+        """Divide by 1.5 if KL > 2 desired_kl, multiply by 1.5 if KL < desired_kl / 2."""
+        rate = self.policy_optimizer.learning_rate
+        if kl > 2 * self.config.desired_kl:
+            rate.assign(max(self.config.min_policy_stepsize,
+                            float(rate.numpy()) / STEPSIZE_FACTOR))
+        elif kl < self.config.desired_kl / 2:
+            rate.assign(min(self.config.max_policy_stepsize,
+                            float(rate.numpy()) * STEPSIZE_FACTOR))
+
+    def _log(self, episodes, step_stats, stepsize, ev_before, ev_after, start_time):
+        returns = np.array([e.rewards.sum() for e in episodes])
+        lengths = np.array([len(e) for e in episodes])
+        self.progress.timesteps.assign_add(int(lengths.sum()))
+        self.progress.episodes.assign_add(len(episodes))
+        record = self.logger.record
+        record("EpRewMean", returns.mean())
+        record("EpRewSEM", returns.std() / np.sqrt(len(returns)))
+        record("EpLenMean", lengths.mean())
+        record("KL", step_stats["KL"])
+        for key in ("entropy", "policy_loss", "vFv"):
+            record(key, step_stats[key])
+        record("stepsize", stepsize)
+        record("EVBefore", ev_before)
+        record("EVAfter", ev_after)
+        record("EpThisIter", len(episodes))
+        record("EpisodesSoFar", int(self.progress.episodes.numpy()))
+        record("TimestepsSoFar", int(self.progress.timesteps.numpy()))
+        record("TimeElapsed", time.time() - start_time)
+        record("Iteration", int(self.progress.iteration.numpy()) - 1)
+        return self.logger.dump(int(self.progress.timesteps.numpy()))
+
+    def close(self):
+        self.env.close()
+        self.logger.close()
+
+
+def learn(config: ACKTRConfig, run_dir: Optional[str] = None) -> List[Dict[str, float]]:
+    """Trains ACKTR as `config` says and returns every iteration's logged values. With
+    run_dir=None a new run directory is created under `config.logdir`."""
+    if mpi.world_size() > 1:
+        raise UserError("ACKTR runs as a single process, as the original does; start it "
+                        "without mpirun (or with -np 1)")
+    make_env(config.env, seed=0).close()  # a bad env id fails before a run dir exists
+    if run_dir is None:
+        run_dir = create_run_dir(config.logdir, config.run_name, config)
+    learner = ACKTRLearner(config, run_dir)
+    try:
+        return learner.train()
+    finally:
+        learner.close()

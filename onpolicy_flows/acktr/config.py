@@ -1,0 +1,78 @@
+"""ACKTR hyperparameters. Defaults are the original's (`run_acktr_normflow.py`,
+`acktr_cont.learn`, and the K-FAC settings of its policy and `NeuralNetValueFunction`)."""
+import dataclasses
+from dataclasses import dataclass
+
+from onpolicy_flows.common.config import option, require
+from onpolicy_flows.policies import PolicyConfig
+
+ACKTR_POLICIES = ("gaussian", "flow")
+
+
+@dataclass(frozen=True)
+class ACKTRConfig:
+    env: str = option("Hopper-v4", "gymnasium id (the paper's -v1 ids map to -v4)")
+    seed: int = option(0, "seed of the environment, the networks and the sampling noise")
+    num_timesteps: int = option(1_000_000, "stop after this many env steps")
+    timesteps_per_batch: int = option(
+        2500, "collect whole episodes until MORE than this many steps per iteration")
+    gamma: float = option(0.99, "discount")
+    lam: float = option(0.97, "GAE lambda")
+    obs_clip: float = option(10.0, "the observation filter clips standardised values here")
+    desired_kl: float = option(
+        0.002, "target KL per iteration: the policy's learning rate is divided by 1.5 above "
+               "2x this, multiplied by 1.5 below half of it")
+    policy_stepsize: float = option(0.03, "initial K-FAC learning rate of the policy")
+    min_policy_stepsize: float = option(1e-8, "lower bound of the adapted learning rate")
+    max_policy_stepsize: float = option(1.0, "upper bound of the adapted learning rate")
+    kfac_momentum: float = option(0.9, "K-FAC momentum (policy and value function)")
+    policy_damping: float = option(1e-2, "policy K-FAC damping")
+    policy_clip_kl: float = option(0.01, "policy K-FAC bound on each step's quadratic KL")
+    policy_stats_decay: float = option(0.99, "policy K-FAC moving-average decay of A and G")
+    policy_kfac_update: int = option(2, "policy: eigen-decompose the factors every n steps")
+    policy_cold_iter: int = option(1, "policy: plain momentum-SGD steps before K-FAC")
+    vf_hidden_sizes: tuple = option((64, 64), "ELU hidden layers of the value function")
+    vf_iters: int = option(25, "value-function K-FAC steps per iteration (full batch)")
+    vf_stepsize: float = option(1e-3, "value-function K-FAC learning rate")
+    vf_damping: float = option(0.1, "value-function K-FAC damping")
+    vf_clip_kl: float = option(0.3, "value-function K-FAC bound on each step's quadratic KL")
+    vf_stats_decay: float = option(0.95, "value-function K-FAC moving-average decay")
+    vf_kfac_update: int = option(2, "value function: eigen-decompose every n steps")
+    vf_cold_iter: int = option(50, "value function: plain momentum-SGD steps before K-FAC")
+    vf_weight_decay: float = option(3e-4, "L2 coefficient on the value function's kernels")
+    policy: PolicyConfig = dataclasses.field(
+        default_factory=lambda: PolicyConfig(hidden_sizes=(64, 64), mean_init_scale=0.1))
+    logdir: str = option("logs", "parent directory of run directories")
+
+    def __post_init__(self):
+        require(self.policy.policy in ACKTR_POLICIES,
+                f"ACKTR supports --policy {' or '.join(ACKTR_POLICIES)}, "
+                f"not {self.policy.policy!r}")
+        require(self.num_timesteps > 0, "--num-timesteps must be positive")
+        require(self.timesteps_per_batch > 0, "--timesteps-per-batch must be positive")
+        require(0 <= self.gamma <= 1, "--gamma must be in [0, 1]")
+        require(0 <= self.lam <= 1, "--lam must be in [0, 1]")
+        require(self.obs_clip > 0, "--obs-clip must be positive")
+        require(self.desired_kl > 0, "--desired-kl must be positive")
+        require(0 < self.min_policy_stepsize <= self.policy_stepsize
+                <= self.max_policy_stepsize,
+                "need 0 < --min-policy-stepsize <= --policy-stepsize <= --max-policy-stepsize")
+        require(0 <= self.kfac_momentum < 1, "--kfac-momentum must be in [0, 1)")
+        for prefix in ("policy", "vf"):
+            flag = "--" + prefix.replace("_", "-")
+            require(getattr(self, f"{prefix}_damping") > 0, f"{flag}-damping must be positive")
+            require(getattr(self, f"{prefix}_clip_kl") > 0, f"{flag}-clip-kl must be positive")
+            require(0 <= getattr(self, f"{prefix}_stats_decay") < 1,
+                    f"{flag}-stats-decay must be in [0, 1)")
+            require(getattr(self, f"{prefix}_kfac_update") >= 1,
+                    f"{flag}-kfac-update must be >= 1")
+            require(getattr(self, f"{prefix}_cold_iter") >= 1, f"{flag}-cold-iter must be >= 1")
+        require(len(self.vf_hidden_sizes) > 0 and min(self.vf_hidden_sizes) > 0,
+                "--vf-hidden-sizes must be one or more positive integers")
+        require(self.vf_iters >= 0, "--vf-iters must be >= 0")
+        require(self.vf_stepsize > 0, "--vf-stepsize must be positive")
+        require(self.vf_weight_decay >= 0, "--vf-weight-decay must be >= 0")
+
+    @property
+    def run_name(self) -> str:
+        return f"acktr-{self.env}-{self.policy.policy}-seed{self.seed}"

@@ -1,0 +1,78 @@
+"""Whole-episode rollouts as the original ACKTR collects them (`acktr_cont.rollout`).
+
+The policy sees [filter(o_t), filter(o_{t-1})] (zeros before the first step), where the
+filter standardises with running statistics it updates at every observation. Its actions
+live in [-1, 1]: they are mapped affinely to the action box and clipped before the step.
+"""
+from dataclasses import dataclass
+from typing import List
+
+import gymnasium as gym
+import numpy as np
+
+from onpolicy_flows.common.zfilter import ZFilter
+from onpolicy_flows.policies.base import CompiledActor
+
+
+@dataclass
+class Episode:
+    """One finished episode of n steps. observations [n, 2 * obs_dim] (filtered pairs the
+    policy saw), actions [n, act_dim] (the policy's, before scaling), rewards [n];
+    final_observation [2 * obs_dim]: the pair after the last step (for bootstrapping when
+    the episode was truncated); terminated: a terminal state ended it (no bootstrap)."""
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    final_observation: np.ndarray
+    terminated: bool
+
+    def __len__(self) -> int:
+        return len(self.rewards)
+
+
+def scale_actions(actions: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Maps [-1, 1] to [low, high] affinely and clips to the box."""
+    return np.clip(low + (actions + 1.0) * 0.5 * (high - low), low, high)
+
+
+class EpisodeCollector:
+    """Runs `actor` (pairs [1, 2 * obs_dim] float32 -> actions [1, act_dim]) in `env`;
+    `actor.sync()` at the start of each collection picks up the latest policy weights."""
+
+    def __init__(self, env: gym.Env, actor: CompiledActor, obs_filter: ZFilter):
+        self.env = env
+        self.actor = actor
+        self.obs_filter = obs_filter
+        self.low = env.action_space.low.astype(np.float64)
+        self.high = env.action_space.high.astype(np.float64)
+
+    def collect(self, min_steps: int) -> List[Episode]:
+        """Whole episodes until their total length exceeds `min_steps`."""
+        self.actor.sync()
+        self.obs_filter.load()
+        episodes, steps = [], 0
+        while steps <= min_steps:
+            episodes.append(self._episode())
+            steps += len(episodes[-1])
+        self.obs_filter.store()
+        return episodes
+
+    def _episode(self) -> Episode:
+        raw, _ = self.env.reset()
+        current = self.obs_filter(raw)
+        previous = np.zeros_like(current)
+        observations, actions, rewards = [], [], []
+        while True:
+            pair = np.concatenate([current, previous])[None]  # [1, 2 * obs_dim]
+            action = self.actor(pair)[0]
+            observations.append(pair[0])
+            actions.append(action)
+            raw, reward, terminated, truncated, _ = self.env.step(
+                scale_actions(action, self.low, self.high))
+            rewards.append(reward)
+            previous, current = current, self.obs_filter(raw)
+            if terminated or truncated:
+                break
+        return Episode(np.asarray(observations, np.float32), np.asarray(actions, np.float32),
+                       np.asarray(rewards, np.float64), np.concatenate([current, previous]),
+                       bool(terminated))
