@@ -1,0 +1,109 @@
+"""Drawing the paper's comparison figures with matplotlib (Agg backend, PNG and SVG).
+
+Colours follow Figure 3: flow red, GMM K=5 green, GMM K=2 yellow, Gaussian blue. TRPO curves
+are solid, ACKTR curves dashed.
+"""
+import os
+from typing import Dict, List, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+from onpolicy_flows.experiments.curves import Curve  # noqa: E402
+from onpolicy_flows.experiments.reference import ReferenceResult  # noqa: E402
+
+POLICY_COLOURS = {"flow": "tab:red", "gmm-K5": "tab:green", "gmm-K2": "gold",
+                  "gaussian": "tab:blue"}
+ALGORITHM_LINESTYLES = {"trpo": "-", "acktr": "--"}
+FIGURE_FORMATS = ("png", "svg")
+PANEL_SIZE = (4.5, 3.5)  # inches
+
+
+def policy_colour(label: str, index: int) -> str:
+    """The paper's colour for a policy class; other labels take matplotlib's cycle."""
+    return POLICY_COLOURS.get(label, f"C{index % 10}")
+
+
+def save_figure(figure, out_prefix: str, formats: Sequence[str] = FIGURE_FORMATS) -> List[str]:
+    """Writes `out_prefix.<format>` for each format, closes the figure, returns the paths."""
+    os.makedirs(os.path.dirname(os.path.abspath(out_prefix)), exist_ok=True)
+    paths = [f"{out_prefix}.{extension}" for extension in formats]
+    for path in paths:
+        figure.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    return paths
+
+
+def panel_grid(num_panels: int):
+    """A figure with `num_panels` axes in rows of at most 3; returns (figure, axes list)."""
+    columns = min(3, num_panels)
+    rows = -(-num_panels // columns)
+    figure, axes = plt.subplots(rows, columns, squeeze=False,
+                                figsize=(PANEL_SIZE[0] * columns, PANEL_SIZE[1] * rows))
+    for unused in axes.flat[num_panels:]:
+        unused.set_visible(False)
+    return figure, list(axes.flat[:num_panels])
+
+
+def draw_learning_curves(curves_by_panel: Dict[str, List[Curve]], out_prefix: str,
+                         references: Dict[str, List[ReferenceResult]] = None) -> List[str]:
+    """One panel per key of `curves_by_panel` (an env): mean +- std of EpRewMean against env
+    steps for each curve, labelled by its key's `policy` (and `algorithm` if several are
+    drawn). `references[panel]` numbers are drawn as labelled error bars at their budget."""
+    figure, axes = panel_grid(len(curves_by_panel))
+    algorithms = {curve.key.algorithm for curves in curves_by_panel.values() for curve in curves}
+    for axis, (panel, curves) in zip(axes, curves_by_panel.items()):
+        for index, curve in enumerate(curves):
+            label = curve.key.policy if len(algorithms) == 1 else \
+                f"{curve.key.algorithm} {curve.key.policy}"
+            draw_mean_std(axis, curve, label, policy_colour(curve.key.policy, index),
+                          ALGORITHM_LINESTYLES.get(curve.key.algorithm, ":"))
+        for index, reference in enumerate((references or {}).get(panel, [])):
+            axis.errorbar([reference.timesteps], [reference.value], yerr=[reference.std or 0],
+                          fmt="*", color="black", markersize=10, capsize=4, alpha=0.8,
+                          label=f"{reference.env} {reference.algorithm} {reference.policy}: "
+                                f"{reference.source}")
+        style_axis(axis, panel)
+    return save_figure(figure, out_prefix)
+
+
+def draw_mean_std(axis, curve: Curve, label: str, colour: str, linestyle: str = "-") -> None:
+    seeds = len(curve.runs)
+    axis.plot(curve.timesteps, curve.mean, color=colour, linestyle=linestyle,
+              label=f"{label} ({seeds} seed{'s' if seeds > 1 else ''})")
+    axis.fill_between(curve.timesteps, curve.mean - curve.std, curve.mean + curve.std,
+                      color=colour, alpha=0.2, linewidth=0)
+
+
+def style_axis(axis, title: str) -> None:
+    axis.set_title(title)
+    axis.set_xlabel("time steps")
+    axis.set_ylabel("cumulative reward (EpRewMean)")
+    axis.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7)
+
+
+def draw_quantile_plots(finals_by_panel: Dict[str, Dict[str, np.ndarray]], out_prefix: str
+                        ) -> List[str]:
+    """Figure 6: per panel (an env), each policy's final returns sorted ascending against
+    their quantile level in [0, 1]."""
+    figure, axes = panel_grid(len(finals_by_panel))
+    for axis, (panel, finals_by_policy) in zip(axes, finals_by_panel.items()):
+        for index, (policy, finals) in enumerate(finals_by_policy.items()):
+            axis.plot(quantile_levels(len(finals)), np.sort(finals), marker="o", markersize=3,
+                      color=policy_colour(policy, index), label=f"{policy} ({len(finals)} runs)")
+        axis.set_title(panel)
+        axis.set_xlabel("quantile")
+        axis.set_ylabel("final cumulative reward")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    return save_figure(figure, out_prefix)
+
+
+def quantile_levels(count: int) -> np.ndarray:
+    """[count] levels i / (count - 1) of the sorted values (0.5 for a single value)."""
+    return np.linspace(0.0, 1.0, count) if count > 1 else np.array([0.5])

@@ -1,0 +1,135 @@
+"""Reading run directories: config.json and progress.csv of one training run.
+
+A run directory is any directory holding both files (what `run.trpo` writes, and ACKTR's
+runs likewise). The algorithm is read from config.json: an explicit "algorithm" key if one is
+ever written, else "acktr" when the config has ACKTR's "desired_kl" setting, else "trpo".
+The config, not the directory name, decides, so renamed or copied directories group correctly.
+"""
+import csv
+import glob
+import json
+import os
+from dataclasses import dataclass
+from typing import Dict, Iterable, List
+
+import numpy as np
+
+from onpolicy_flows.common.envs import RETIRED_IDS
+from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.common.run_dir import CONFIG_FILE
+
+PROGRESS_FILE = "progress.csv"
+RETURN_KEY = "EpRewMean"
+TIMESTEP_KEY = "TimestepsSoFar"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run: its settings and its learning curve.
+
+    timesteps: [iterations] env steps so far (summed over ranks) at each logged iteration;
+    returns: [iterations] EpRewMean there. Iterations before the first finished episode
+    (EpRewMean empty or NaN) are dropped.
+    """
+    path: str
+    config: dict
+    timesteps: np.ndarray
+    returns: np.ndarray
+
+    @property
+    def algorithm(self) -> str:
+        return algorithm_of(self.config)
+
+    @property
+    def env(self) -> str:
+        """The gymnasium id that ran (the paper's retired ids map to their successors)."""
+        return RETIRED_IDS.get(self.config["env"], self.config["env"])
+
+    @property
+    def seed(self) -> int:
+        return int(self.config["seed"])
+
+    @property
+    def policy(self) -> str:
+        return policy_label(self.config["policy"])
+
+
+def algorithm_of(config: dict) -> str:
+    """"trpo" or "acktr" (see the module docstring for the rule)."""
+    if "algorithm" in config:
+        return config["algorithm"]
+    return "acktr" if "desired_kl" in config else "trpo"
+
+
+def policy_label(policy_config: dict) -> str:
+    """The policy class as the paper's legends name it: gaussian, gmm-K2, gmm-K5, flow."""
+    if policy_config["policy"] == "gmm":
+        return f"gmm-K{policy_config['num_components']}"
+    return policy_config["policy"]
+
+
+def is_run_dir(path: str) -> bool:
+    return all(os.path.isfile(os.path.join(path, name)) for name in (CONFIG_FILE, PROGRESS_FILE))
+
+
+def find_run_dirs(paths: Iterable[str]) -> List[str]:
+    """Run directories named by `paths`: each a run directory, a glob pattern, or a parent
+    directory searched recursively. Sorted, without duplicates; UserError if a path matches
+    nothing."""
+    found = set()
+    for pattern in paths:
+        matches = glob.glob(pattern) or ([pattern] if os.path.exists(pattern) else [])
+        if not matches:
+            raise UserError(f"no such file or directory: {pattern!r}")
+        for match in matches:
+            found.update(_run_dirs_under(match))
+    return sorted(found)
+
+
+def _run_dirs_under(path: str) -> List[str]:
+    return [root for root, _, _ in os.walk(path) if is_run_dir(root)]
+
+
+def read_progress(path: str) -> Dict[str, np.ndarray]:
+    """progress.csv of run directory `path` as column name -> float array [rows]; empty cells
+    are NaN."""
+    with open(os.path.join(path, PROGRESS_FILE), newline="") as file:
+        rows = list(csv.DictReader(file))
+    keys = rows[0].keys() if rows else []
+    return {key: np.array([_to_float(row.get(key)) for row in rows]) for key in keys}
+
+
+def read_config(path: str) -> dict:
+    with open(os.path.join(path, CONFIG_FILE)) as file:
+        return json.load(file)
+
+
+def load_run(path: str) -> Run:
+    """Reads run directory `path`; UserError if its progress.csv lacks the needed columns."""
+    progress = read_progress(path)
+    missing = {TIMESTEP_KEY, RETURN_KEY} - set(progress)
+    if missing and progress:
+        raise UserError(f"{path}: progress.csv has no column {', '.join(sorted(missing))}")
+    timesteps = progress.get(TIMESTEP_KEY, np.zeros(0))
+    returns = progress.get(RETURN_KEY, np.zeros(0))
+    logged = np.isfinite(timesteps) & np.isfinite(returns)
+    return Run(path, read_config(path), timesteps[logged], returns[logged])
+
+
+def timesteps_done(path: str) -> float:
+    """The last TimestepsSoFar logged in run directory `path` (0 if none)."""
+    timesteps = read_progress(path).get(TIMESTEP_KEY, np.zeros(0))
+    timesteps = timesteps[np.isfinite(timesteps)]
+    return float(timesteps[-1]) if len(timesteps) else 0.0
+
+
+def is_finished(path: str) -> bool:
+    """True when the run logged as many env steps as its config's num_timesteps."""
+    return is_run_dir(path) and timesteps_done(path) >= read_config(path)["num_timesteps"]
+
+
+def _to_float(text) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return float("nan")
