@@ -52,10 +52,10 @@ def rollout_steps_per_second(learner: TRPOLearner, steps: int) -> float:
 def training_steps_per_second(learner: TRPOLearner, iterations: int) -> float:
     """Whole TRPO iterations (collect, advantages, policy step, value fit, log), timed after a
     first iteration that traces the compiled functions."""
-    learner.iterate(time.time())
+    learner.iterate()
     start = time.perf_counter()
     for _ in range(iterations):
-        learner.iterate(time.time())
+        learner.iterate()
     return iterations * learner.config.timesteps_per_batch / (time.perf_counter() - start)
 
 

@@ -1,11 +1,10 @@
 """Train ACKTR (single process): `python -m run.acktr --env Hopper-v4 --policy flow`."""
 from onpolicy_flows.acktr import ACKTRConfig, learn
-from onpolicy_flows.common.cli import main_guard, parse_config
+from onpolicy_flows.common.cli import main_guard, train_from_command_line
 
 
 def main():
-    config = parse_config(ACKTRConfig, "ACKTR with K-FAC (Tang & Agrawal defaults)")
-    learn(config)
+    train_from_command_line(ACKTRConfig, learn, "ACKTR with K-FAC (Tang & Agrawal defaults)")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ Each iteration:
      `desired_kl`;
   6. log (EpRewMean is the mean return of this iteration's episodes, as in the original).
 """
-import time
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -18,30 +17,22 @@ import tensorflow as tf
 
 from onpolicy_flows.acktr.config import ACKTRConfig
 from onpolicy_flows.acktr.kfac import KFACOptimizer, dense_layers
-from onpolicy_flows.acktr.rollout import Episode, EpisodeCollector
+from onpolicy_flows.acktr.rollout import Episode, EpisodeCollector, EvaluationActor
 from onpolicy_flows.acktr.value_function import KFACValueFunction, value_features
 from onpolicy_flows.common import mpi
 from onpolicy_flows.common.advantages import explained_variance, gae
 from onpolicy_flows.common.envs import make_env, space_dims
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.common.logger import Logger
-from onpolicy_flows.common.run_dir import create_run_dir
-from onpolicy_flows.common.seeding import configure_tensorflow_threads, seed_everything
+from onpolicy_flows.common.progress import Progress
+from onpolicy_flows.common.seeding import configure_tensorflow_threads, resumed_seed, \
+    seed_everything
+from onpolicy_flows.common.training import train
 from onpolicy_flows.common.zfilter import ZFilter
 from onpolicy_flows.policies import make_policy
 from onpolicy_flows.policies.base import CompiledActor, Policy
 
 STEPSIZE_FACTOR = 1.5  # the learning rate is multiplied or divided by this
-
-
-class Progress(tf.Module):
-    """Counters of a run, as variables so that checkpoints carry them."""
-
-    def __init__(self):
-        super().__init__(name="progress")
-        self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
-        self.timesteps = tf.Variable(0, dtype=tf.int64, trainable=False, name="timesteps")
-        self.episodes = tf.Variable(0, dtype=tf.int64, trainable=False, name="episodes")
 
 
 class PolicyUpdate(tf.Module):
@@ -92,15 +83,14 @@ class ACKTRLearner:
     """Everything a run holds: env, filter, policy and its old copy, both K-FAC optimizers,
     value function, counters. Build it, then call `train()`."""
 
-    def __init__(self, config: ACKTRConfig, run_dir: Optional[str]):
-        if mpi.world_size() > 1:
-            raise UserError("ACKTR runs as a single process, as the original does; start it "
-                            "without mpirun (or with -np 1)")
+    def __init__(self, config: ACKTRConfig, run_dir: Optional[str], env=None):
+        """`env` replaces the monitored training env (e.g. one that renders, for replays)."""
+        _refuse_mpi()
         configure_tensorflow_threads(1)
         self.config = config
         seed_everything(config.seed)
         monitor = f"{run_dir}/monitor.0.csv" if run_dir else None
-        self.env = make_env(config.env, config.seed, monitor)
+        self.env = env or make_env(config.env, config.seed, monitor)
         obs_dim, act_dim = space_dims(self.env)
         self.obs_filter = ZFilter(obs_dim, clip=config.obs_clip)
         pair_dim = 2 * obs_dim  # the policy sees the current and the previous observation
@@ -129,18 +119,29 @@ class ACKTRLearner:
         self.collector = EpisodeCollector(self.env, CompiledActor(self.policy), self.obs_filter)
         self.logger = Logger(run_dir)
 
-    def train(self) -> List[Dict[str, float]]:
-        """Runs until `num_timesteps` env steps; returns every iteration's log."""
-        history = []
-        start = time.time()
-        while int(self.progress.timesteps.numpy()) < self.config.num_timesteps:
-            history.append(self.iterate(start))
-        return history
+    def checkpoint_objects(self) -> dict:
+        """What a checkpoint holds (the old policy is re-copied at every step)."""
+        return dict(policy=self.policy, policy_optimizer=self.policy_optimizer,
+                    value_function=self.value_function, obs_filter=self.obs_filter,
+                    progress=self.progress)
 
-    def iterate(self, start_time: Optional[float] = None) -> Dict[str, float]:
+    def after_restore(self) -> None:
+        """A fresh noise stream for the resumed run; the filter's working copy reloads."""
+        self.policy.noise.reset_from_seed(
+            resumed_seed(self.config.seed, int(self.progress.iteration)))
+        self.obs_filter.load()
+
+    def evaluation_actor(self, deterministic: bool):
+        """Raw env observation [obs_dim] -> env action [act_dim], for replays: the filter
+        standardises without updating its statistics; the previous observation starts at
+        zero and is forgotten when a new episode starts (call the returned `reset`)."""
+        actor = CompiledActor(self.policy, deterministic=deterministic)
+        actor.sync()
+        return EvaluationActor(actor, self.obs_filter, self.env.action_space)
+
+    def iterate(self) -> Dict[str, float]:
         """One ACKTR iteration: collect, estimate advantages, fit V, step the policy, adapt
         the learning rate, log."""
-        start_time = time.time() if start_time is None else start_time
         episodes = self.collector.collect(self.config.timesteps_per_batch)
         observations = np.concatenate([e.observations for e in episodes])
         actions = np.concatenate([e.actions for e in episodes])
@@ -155,8 +156,7 @@ class ACKTRLearner:
             observations, actions, standardised.astype(np.float32)).items()}
         stepsize = float(self.policy_optimizer.learning_rate.numpy())
         self._adapt_stepsize(step_stats["KL"])
-        self.progress.iteration.assign_add(1)
-        return self._log(episodes, step_stats, stepsize, ev_before, ev_after, start_time)
+        return self._log(episodes, step_stats, stepsize, ev_before, ev_after)
 
     def _value_features(self, episodes: List[Episode], observations, actions):
         """Features [T, feature_dim] of every step and [num_episodes, feature_dim] of every
@@ -200,11 +200,11 @@ class ACKTRLearner:
             rate.assign(min(self.config.max_policy_stepsize,
                             float(rate.numpy()) * STEPSIZE_FACTOR))
 
-    def _log(self, episodes, step_stats, stepsize, ev_before, ev_after, start_time):
+    def _log(self, episodes, step_stats, stepsize, ev_before, ev_after):
         returns = np.array([e.rewards.sum() for e in episodes])
         lengths = np.array([len(e) for e in episodes])
-        self.progress.timesteps.assign_add(int(lengths.sum()))
-        self.progress.episodes.assign_add(len(episodes))
+        self.progress.add_episodes(returns, lengths)
+        self.progress.finish_iteration(int(lengths.sum()))
         record = self.logger.record
         record("EpRewMean", returns.mean())
         record("EpRewSEM", returns.std() / np.sqrt(len(returns)))
@@ -218,8 +218,8 @@ class ACKTRLearner:
         record("EpThisIter", len(episodes))
         record("EpisodesSoFar", int(self.progress.episodes.numpy()))
         record("TimestepsSoFar", int(self.progress.timesteps.numpy()))
-        record("TimeElapsed", time.time() - start_time)
-        record("Iteration", int(self.progress.iteration.numpy()) - 1)
+        record("TimeElapsed", float(self.progress.elapsed_seconds))
+        record("Iteration", int(self.progress.iteration))
         return self.logger.dump(int(self.progress.timesteps.numpy()))
 
     def close(self):
@@ -227,17 +227,16 @@ class ACKTRLearner:
         self.logger.close()
 
 
-def learn(config: ACKTRConfig, run_dir: Optional[str] = None) -> List[Dict[str, float]]:
+def learn(config: ACKTRConfig, run_dir: Optional[str] = None,
+          resume: bool = False) -> List[Dict[str, float]]:
     """Trains ACKTR as `config` says and returns every iteration's logged values. With
-    run_dir=None a new run directory is created under `config.logdir`."""
+    run_dir=None a new run directory is created under `config.logdir`; with `resume`,
+    `run_dir`'s latest checkpoint is continued (see `common.training.train`)."""
+    _refuse_mpi()
+    return train(ACKTRLearner, config, run_dir, resume)
+
+
+def _refuse_mpi():
     if mpi.world_size() > 1:
         raise UserError("ACKTR runs as a single process, as the original does; start it "
                         "without mpirun (or with -np 1)")
-    make_env(config.env, seed=0).close()  # a bad env id fails before a run dir exists
-    if run_dir is None:
-        run_dir = create_run_dir(config.logdir, config.run_name, config)
-    learner = ACKTRLearner(config, run_dir)
-    try:
-        return learner.train()
-    finally:
-        learner.close()

@@ -2,6 +2,7 @@
 `acktr_cont.learn`, and the K-FAC settings of its policy and `NeuralNetValueFunction`)."""
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 from onpolicy_flows.common.config import option, require
 from onpolicy_flows.policies import PolicyConfig
@@ -11,6 +12,8 @@ ACKTR_POLICIES = ("gaussian", "flow")
 
 @dataclass(frozen=True)
 class ACKTRConfig:
+    ALGORITHM: ClassVar[str] = "acktr"
+
     env: str = option("Hopper-v4", "gymnasium id (the paper's -v1 ids map to -v4)")
     seed: int = option(0, "seed of the environment, the networks and the sampling noise")
     num_timesteps: int = option(1_000_000, "stop after this many env steps")
@@ -43,8 +46,10 @@ class ACKTRConfig:
     policy: PolicyConfig = dataclasses.field(
         default_factory=lambda: PolicyConfig(hidden_sizes=(64, 64), mean_init_scale=0.1))
     logdir: str = option("logs", "parent directory of run directories")
+    save_every: int = option(10, "write a checkpoint every n iterations (and at the end)")
 
     def __post_init__(self):
+        require(self.save_every >= 1, "--save-every must be >= 1")
         require(self.policy.policy in ACKTR_POLICIES,
                 f"ACKTR supports --policy {' or '.join(ACKTR_POLICIES)}, "
                 f"not {self.policy.policy!r}")

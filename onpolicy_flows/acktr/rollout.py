@@ -76,3 +76,25 @@ class EpisodeCollector:
         return Episode(np.asarray(observations, np.float32), np.asarray(actions, np.float32),
                        np.asarray(rewards, np.float64), np.concatenate([current, previous]),
                        bool(terminated))
+
+
+class EvaluationActor:
+    """Acts in a replay as the collector does, without updating the filter's statistics:
+    raw observation [obs_dim] -> env action [act_dim]. Call `reset()` at each episode start."""
+
+    def __init__(self, actor: CompiledActor, obs_filter: ZFilter, action_space: gym.Space):
+        self.actor = actor
+        self.obs_filter = obs_filter
+        self.low = action_space.low.astype(np.float64)
+        self.high = action_space.high.astype(np.float64)
+        self.previous = None
+
+    def reset(self) -> None:
+        self.previous = None
+
+    def __call__(self, observation: np.ndarray) -> np.ndarray:
+        current = self.obs_filter(observation, update=False)
+        previous = np.zeros_like(current) if self.previous is None else self.previous
+        self.previous = current
+        action = self.actor(np.concatenate([current, previous])[None])[0]
+        return scale_actions(action, self.low, self.high)

@@ -1,18 +1,48 @@
 """What every entry point shares: flags from a config dataclass, and one-line errors."""
 import argparse
+import dataclasses
 import sys
 from typing import Callable, Type
 
 from onpolicy_flows.common import config as config_lib
 from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.common.run_dir import load_config
 
 
-def parse_config(config_cls: Type, description: str, argv=None):
-    """Parses flags generated from `config_cls` and returns a validated instance."""
+RESUMABLE_OVERRIDES = ("num_timesteps",)  # settings a resumed run may change
+
+
+def train_from_command_line(config_cls: Type, learn: Callable, description: str,
+                            argv=None) -> None:
+    """`learn(config)` with flags generated from `config_cls`, or, with `--resume RUN_DIR`,
+    `learn(saved config, RUN_DIR, resume=True)` (only --num-timesteps may then change)."""
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     config_lib.add_arguments(parser, config_cls)
-    return config_lib.from_args(config_cls, parser.parse_args(argv))
+    parser.add_argument("--resume", metavar="RUN_DIR", default=None,
+                        help="continue RUN_DIR from its latest checkpoint, with its saved "
+                             "config.json")
+    args = parser.parse_args(argv)
+    if args.resume is None:
+        learn(config_lib.from_args(config_cls, args))
+        return
+    given = _explicit_flags(config_cls, argv)
+    refused = sorted(set(given) - set(RESUMABLE_OVERRIDES) - {"resume"})
+    if refused:
+        flags = ", ".join("--" + name.replace("_", "-") for name in refused)
+        raise UserError(f"--resume uses the run's saved config.json; {flags} cannot change "
+                        "(only --num-timesteps can)")
+    config = load_config(args.resume, {config_cls.ALGORITHM: config_cls})
+    overrides = {name: getattr(args, name) for name in given if name in RESUMABLE_OVERRIDES}
+    learn(dataclasses.replace(config, **overrides), run_dir=args.resume, resume=True)
+
+
+def _explicit_flags(config_cls: Type, argv) -> list:
+    """Names of the settings given on the command line (not left at their defaults)."""
+    parser = argparse.ArgumentParser(argument_default=argparse.SUPPRESS, add_help=False)
+    config_lib.add_arguments(parser, config_cls, with_defaults=False)
+    parser.add_argument("--resume")
+    return list(vars(parser.parse_known_args(argv)[0]))
 
 
 def main_guard(main: Callable[[], None]) -> None:

@@ -20,20 +20,23 @@ def option(default, help: str, **extra) -> Any:
     return dataclasses.field(default=default, metadata=dict(help=help, **extra))
 
 
-def add_arguments(parser: argparse.ArgumentParser, config_cls: Type) -> None:
+def add_arguments(parser: argparse.ArgumentParser, config_cls: Type,
+                  with_defaults: bool = True) -> None:
     """Adds one `--flag-name` per field of `config_cls` (recursing into nested dataclasses),
-    with the defaults of `config_cls()`."""
-    _add_fields(parser, config_cls())
+    with the defaults of `config_cls()` (or none, to see which flags were given)."""
+    _add_fields(parser, config_cls(), with_defaults)
 
 
-def _add_fields(parser, defaults) -> None:
+def _add_fields(parser, defaults, with_defaults: bool) -> None:
     for field in dataclasses.fields(defaults):
         default = getattr(defaults, field.name)
         if dataclasses.is_dataclass(default):
-            _add_fields(parser, default)
+            _add_fields(parser, default, with_defaults)
             continue
         flag = "--" + field.name.replace("_", "-")
-        kwargs = dict(default=default, help=field.metadata.get("help", ""))
+        kwargs = dict(help=field.metadata.get("help", ""))
+        if with_defaults:
+            kwargs["default"] = default
         if "choices" in field.metadata:
             kwargs["choices"] = field.metadata["choices"]
         if isinstance(default, bool):
@@ -58,12 +61,17 @@ def from_args(config_cls: Type[Config], args: argparse.Namespace) -> Config:
 
 
 def to_dict(config) -> dict:
-    return dict(format_version=CONFIG_FORMAT_VERSION, **dataclasses.asdict(config))
+    """Every setting, plus the format version and the config's ALGORITHM (if it has one)."""
+    header = dict(format_version=CONFIG_FORMAT_VERSION)
+    if hasattr(config, "ALGORITHM"):
+        header["algorithm"] = config.ALGORITHM
+    return dict(header, **dataclasses.asdict(config))
 
 
 def from_dict(config_cls: Type[Config], data: dict) -> Config:
     """Inverse of `to_dict`; rejects files written by a newer format than this code reads."""
     data = dict(data)
+    data.pop("algorithm", None)
     version = data.pop("format_version", CONFIG_FORMAT_VERSION)
     if version > CONFIG_FORMAT_VERSION:
         raise UserError(f"config format {version} is newer than this version of onpolicy_flows "

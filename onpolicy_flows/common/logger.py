@@ -44,6 +44,19 @@ class Logger:
             self.summary_writer.flush()
         return values
 
+    def drop_rows_after(self, key: str, last_value: float) -> None:
+        """Removes progress.csv rows whose `key` exceeds `last_value` (rows logged after the
+        checkpoint a resumed run restarts from), so the file stays gap- and duplicate-free."""
+        if not self.csv_path or not os.path.exists(self.csv_path):
+            return
+        with open(self.csv_path, newline="") as file:
+            rows = [row for row in csv.DictReader(file)
+                    if row.get(key) and float(row[key]) <= last_value]
+        with open(self.csv_path, "w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=self.keys, restval="")
+            writer.writeheader()
+            writer.writerows(rows)
+
     def log(self, message: str) -> None:
         if self.enabled:
             print(message, file=self.stdout, flush=True)

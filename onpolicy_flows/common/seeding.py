@@ -11,6 +11,11 @@ def rank_seed(seed: int, rank: int) -> int:
     return seed + RANK_SEED_STRIDE * rank
 
 
+def resumed_seed(seed: int, iteration: int) -> int:
+    """A rank's seed for its random streams after resuming at `iteration`."""
+    return seed + 1_000_003 * iteration
+
+
 def seed_everything(seed: int) -> None:
     """Seeds Python's, numpy's and TensorFlow's global generators."""
     random.seed(seed)

@@ -1,6 +1,7 @@
 """TRPO hyperparameters. Defaults are the original's (`run_trpo_*.py` and `trpo_mpi.learn`)."""
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 from onpolicy_flows.common.config import option, require
 from onpolicy_flows.policies import PolicyConfig
@@ -8,6 +9,8 @@ from onpolicy_flows.policies import PolicyConfig
 
 @dataclass(frozen=True)
 class TRPOConfig:
+    ALGORITHM: ClassVar[str] = "trpo"
+
     env: str = option("Hopper-v4", "gymnasium id (the paper's -v1 ids map to -v4)")
     seed: int = option(0, "base seed; rank r uses seed + 10000 * r")
     num_timesteps: int = option(1_000_000, "stop after this many env steps, summed over ranks")
@@ -26,6 +29,7 @@ class TRPOConfig:
     vf_batch_size: int = option(64, "value-function minibatch size")
     policy: PolicyConfig = dataclasses.field(default_factory=PolicyConfig)
     logdir: str = option("logs", "parent directory of run directories")
+    save_every: int = option(10, "write a checkpoint every n iterations (and at the end)")
 
     def __post_init__(self):
         require(self.num_timesteps > 0, "--num-timesteps must be positive")
@@ -39,6 +43,7 @@ class TRPOConfig:
         require(0 <= self.lam <= 1, "--lam must be in [0, 1]")
         require(self.vf_iters >= 0, "--vf-iters must be >= 0")
         require(self.vf_stepsize > 0, "--vf-stepsize must be positive")
+        require(self.save_every >= 1, "--save-every must be >= 1")
         require(0 < self.vf_batch_size <= self.timesteps_per_batch,
                 "--vf-batch-size must be in [1, timesteps-per-batch]")
 

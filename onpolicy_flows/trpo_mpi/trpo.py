@@ -8,8 +8,6 @@ Each iteration, on every rank:
   5. fit the value function to the TD(lambda) returns (MpiAdam);
   6. log the original's diagnostics (EpRewMean over the last 40 episodes of all ranks, ...).
 """
-import collections
-import time
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -19,11 +17,12 @@ from onpolicy_flows.common.advantages import explained_variance, gae
 from onpolicy_flows.common.envs import make_env, space_dims
 from onpolicy_flows.common.logger import Logger
 from onpolicy_flows.common.mpi_adam import MpiAdam
+from onpolicy_flows.common.progress import Progress
 from onpolicy_flows.common.rollout import Segment, SegmentCollector
-from onpolicy_flows.common.run_dir import create_run_dir
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
 from onpolicy_flows.common.seeding import configure_tensorflow_threads, rank_seed, \
-    seed_everything
+    resumed_seed, seed_everything
+from onpolicy_flows.common.training import train
 from onpolicy_flows.common.value_function import ValueFunction
 from onpolicy_flows.policies import make_policy
 from onpolicy_flows.policies.base import CompiledActor
@@ -39,14 +38,15 @@ class TRPOLearner:
     """Everything one rank holds: env, policy and its old copy, value function, optimiser,
     normaliser, counters. Build it, then call `train()`."""
 
-    def __init__(self, config: TRPOConfig, run_dir: Optional[str]):
+    def __init__(self, config: TRPOConfig, run_dir: Optional[str], env=None):
+        """`env` replaces the monitored training env (e.g. one that renders, for replays)."""
         configure_tensorflow_threads(1)
         self.config = config
         self.rank = mpi.rank()
         self.seed = rank_seed(config.seed, self.rank)
         seed_everything(self.seed)
         monitor = f"{run_dir}/monitor.{self.rank}.csv" if run_dir else None
-        self.env = make_env(config.env, self.seed, monitor)
+        self.env = env or make_env(config.env, self.seed, monitor)
         obs_dim, act_dim = space_dims(self.env)
         self.obs_normalizer = RunningMeanStd(obs_dim)
         # Same initial weights on every rank (seeded by the base seed), broadcast anyway.
@@ -65,22 +65,28 @@ class TRPOLearner:
         self.collector = SegmentCollector(self.env, CompiledActor(self.policy),
                                           config.timesteps_per_batch)
         self.logger = Logger(run_dir, enabled=mpi.is_root())
-        self.iteration = 0
-        self.timesteps = 0
-        self.episodes = 0
-        self.episode_returns = collections.deque(maxlen=EPISODE_WINDOW)
-        self.episode_lengths = collections.deque(maxlen=EPISODE_WINDOW)
+        self.progress = Progress(window=EPISODE_WINDOW)
         self._sync_parameters()
 
-    def train(self) -> List[Dict[str, float]]:
-        """Runs until `num_timesteps` env steps (all ranks); returns every iteration's log."""
-        history = []
-        start = time.time()
-        while self.timesteps < self.config.num_timesteps:
-            history.append(self.iterate(start))
-        return history
+    def checkpoint_objects(self) -> dict:
+        """What a checkpoint holds (the old policy is re-copied at every step)."""
+        return dict(policy=self.policy, value_function=self.value_function,
+                    vf_optimizer=self.vf_optimizer, obs_normalizer=self.obs_normalizer,
+                    progress=self.progress)
 
-    def iterate(self, start_time: float) -> Dict[str, float]:
+    def after_restore(self) -> None:
+        """Every rank restored rank 0's state: give each its own noise stream again."""
+        seed = resumed_seed(self.seed, int(self.progress.iteration))
+        self.policy.noise.reset_from_seed(seed)
+        self.minibatch_rng = np.random.default_rng(seed)
+
+    def evaluation_actor(self, deterministic: bool):
+        """Raw env observation [obs_dim] -> env action [act_dim], for replays."""
+        actor = CompiledActor(self.policy, deterministic=deterministic)
+        actor.sync()
+        return lambda observation: actor(np.asarray(observation, np.float32)[None])[0]
+
+    def iterate(self) -> Dict[str, float]:
         """One TRPO iteration: collect, estimate advantages, normalise, step, fit, log."""
         segment = self.collector.collect()
         values, returns, advantages = self._estimate_advantages(segment)
@@ -91,11 +97,10 @@ class TRPOLearner:
         self.value_function.fit(self.vf_optimizer, segment.observations, returns,
                                 self.config.vf_iters, self.config.vf_batch_size,
                                 self.config.vf_stepsize, self.minibatch_rng)
-        if self.iteration % SYNC_CHECK_EVERY == 0:
+        if int(self.progress.iteration) % SYNC_CHECK_EVERY == 0:
             mpi.assert_synced(np.concatenate([self.objective.params.get(),
                                               self.vf_optimizer.params.get()]), "parameters")
-        self.iteration += 1
-        return self._log(segment, step_stats, explained_variance(values, returns), start_time)
+        return self._log(segment, step_stats, explained_variance(values, returns))
 
     def _estimate_advantages(self, segment: Segment):
         """Values before the update [T], TD(lambda) returns [T], GAE advantages [T]."""
@@ -107,25 +112,24 @@ class TRPOLearner:
                          segment.episode_ends, self.config.gamma, self.config.lam)
         return values, advantages + values, advantages
 
-    def _log(self, segment: Segment, step_stats, ev_before: float, start_time: float):
+    def _log(self, segment: Segment, step_stats, ev_before: float):
         episodes = mpi.allgather((segment.episode_lengths, segment.episode_returns))
         lengths = [length for rank_lengths, _ in episodes for length in rank_lengths]
         returns = [ret for _, rank_returns in episodes for ret in rank_returns]
-        self.episode_lengths.extend(lengths)
-        self.episode_returns.extend(returns)
-        self.episodes += len(lengths)
-        self.timesteps += len(segment.rewards) * mpi.world_size()
+        progress = self.progress
+        progress.add_episodes(returns, lengths)
+        progress.finish_iteration(len(segment.rewards) * mpi.world_size())
         for name, value in step_stats.items():
             self.logger.record(name, value)
         self.logger.record("ev_tdlam_before", ev_before)
-        self.logger.record("EpLenMean", _mean_or_nan(self.episode_lengths))
-        self.logger.record("EpRewMean", _mean_or_nan(self.episode_returns))
+        self.logger.record("EpLenMean", progress.mean_recent_length())
+        self.logger.record("EpRewMean", progress.mean_recent_return())
         self.logger.record("EpThisIter", len(lengths))
-        self.logger.record("EpisodesSoFar", self.episodes)
-        self.logger.record("TimestepsSoFar", self.timesteps)
-        self.logger.record("TimeElapsed", time.time() - start_time)
-        self.logger.record("Iteration", self.iteration)
-        return self.logger.dump(self.timesteps)
+        self.logger.record("EpisodesSoFar", int(progress.episodes))
+        self.logger.record("TimestepsSoFar", int(progress.timesteps))
+        self.logger.record("TimeElapsed", float(progress.elapsed_seconds))
+        self.logger.record("Iteration", int(progress.iteration))
+        return self.logger.dump(int(progress.timesteps))
 
     def _sync_parameters(self):
         """Rank 0's initial policy and value function on every rank."""
@@ -137,23 +141,13 @@ class TRPOLearner:
         self.logger.close()
 
 
-def learn(config: TRPOConfig, run_dir: Optional[str] = None) -> List[Dict[str, float]]:
-    """Trains TRPO as `config` says and returns every iteration's logged values (rank 0's
-    values on rank 0; other ranks get empty dicts). With run_dir=None a new run directory is
-    created under `config.logdir`."""
-    make_env(config.env, seed=0).close()  # a bad env id fails before a run dir exists
-    if run_dir is None:
-        run_dir = create_run_dir(config.logdir, config.run_name, config)
-    learner = TRPOLearner(config, run_dir)
-    try:
-        return learner.train()
-    finally:
-        learner.close()
+def learn(config: TRPOConfig, run_dir: Optional[str] = None,
+          resume: bool = False) -> List[Dict[str, float]]:
+    """Trains TRPO as `config` says and returns every iteration's logged values. With
+    run_dir=None a new run directory is created under `config.logdir`; with `resume`,
+    `run_dir`'s latest checkpoint is continued (see `common.training.train`)."""
+    return train(TRPOLearner, config, run_dir, resume)
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / (values.std() + 1e-8)
-
-
-def _mean_or_nan(values) -> float:
-    return float(np.mean(values)) if len(values) else float("nan")
