@@ -48,7 +48,7 @@ def test_running_mean_std_and_allreduce_agree_with_single_process_numbers():
 @pytest.mark.parametrize("policy", ["gaussian", "flow"])
 def test_trpo_ranks_hold_identical_parameters(policy):
     first, second = _run_ranks(2, "check_trpo_sync.py", policy)
-    assert first["timesteps"] == second["timesteps"] == 512
+    assert first["timesteps"] == second["timesteps"] == 2 * 2 * 256  # iterations x ranks x batch
     assert first["policy_params"] == second["policy_params"]
     assert first["vf_params"] == second["vf_params"]
     assert first["meankl"] == second["meankl"] > 0

@@ -1,18 +1,14 @@
-"""Shuffled minibatch iteration over aligned arrays (baselines' `dataset.iterbatches`)."""
-from typing import Iterator, Sequence
+"""Shuffled minibatches over aligned arrays (baselines' `dataset.iterbatches`)."""
+from typing import Iterator
 
 import numpy as np
 
 
-def iterate_minibatches(arrays: Sequence[np.ndarray], batch_size: int,
-                        rng: np.random.Generator) -> Iterator[tuple]:
-    """Yields tuples of minibatches of `batch_size` rows, in an order drawn from `rng`.
-
-    All arrays share their first dimension; a final partial batch is dropped, as in the
-    original value-function fitting.
-    """
-    num_rows = len(arrays[0])
+def minibatch_indices(num_rows: int, batch_size: int,
+                      rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Yields [batch_size] row indices of one shuffled pass over `num_rows` rows, in an order
+    drawn from `rng`; a final partial batch is dropped, as in the original value-function
+    fitting."""
     order = rng.permutation(num_rows)
     for start in range(0, num_rows - batch_size + 1, batch_size):
-        rows = order[start:start + batch_size]
-        yield tuple(array[rows] for array in arrays)
+        yield order[start:start + batch_size]

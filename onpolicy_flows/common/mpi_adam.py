@@ -25,18 +25,20 @@ class MpiAdam(tf.Module):
                                          trainable=False, name="v")
         self.step_count = tf.Variable(0, dtype=tf.int64, trainable=False, name="t")
 
-    def update(self, local_gradient: np.ndarray, stepsize: float) -> None:
-        """One Adam step with the rank-averaged gradient of a loss to minimise. Collective."""
-        gradient = mpi.allreduce_mean(local_gradient)
-        self._apply(tf.constant(gradient), tf.constant(stepsize, tf.float64))
+    def update(self, local_gradient: tf.Tensor, stepsize: tf.Tensor) -> None:
+        """One Adam step with the rank-averaged gradient [size] of a loss to minimise.
 
-    @tf.function
-    def _apply(self, gradient, stepsize):
-        """gradient [size] float64; the moments stay float64, the step is applied in float32."""
+        Collective. Callable eagerly or inside a compiled function: the all-reduce runs as a
+        `tf.numpy_function`, so a whole loop of minibatch steps can be one compiled call.
+        """
+        gradient = tf.numpy_function(mpi.allreduce_mean, [tf.cast(local_gradient, tf.float64)],
+                                     tf.float64, stateful=True)
+        gradient = tf.reshape(gradient, [self.params.size])
         t = tf.cast(self.step_count.assign_add(1), tf.float64)
         m = self.first_moment.assign(self.beta1 * self.first_moment + (1 - self.beta1) * gradient)
         v = self.second_moment.assign(
             self.beta2 * self.second_moment + (1 - self.beta2) * tf.square(gradient))
+        stepsize = tf.cast(stepsize, tf.float64)
         corrected_step = stepsize * tf.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
         step = tf.cast(-corrected_step * m / (tf.sqrt(v) + self.epsilon), tf.float32)
         for variable, piece in zip(self.params.variables, self.params.unflatten(step)):

@@ -1,12 +1,13 @@
 """The TRPO value function: a tanh MLP on normalised observations, fitted by MpiAdam to the
 TD(lambda) returns (the value branch of baselines' ppo1 `MlpPolicy`)."""
+import functools
 from typing import Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from onpolicy_flows.common.flat_params import flatten
-from onpolicy_flows.common.minibatches import iterate_minibatches
+from onpolicy_flows.common.minibatches import minibatch_indices
 from onpolicy_flows.common.mpi_adam import MpiAdam
 from onpolicy_flows.common.networks import MLP, normc
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
@@ -23,9 +24,7 @@ class ValueFunction(tf.Module):
                        hidden_init=normc(1.0), output_init=normc(1.0))
         observations = tf.TensorSpec([None, obs_dim], tf.float32)
         self.predict = tf.function(self._predict, input_signature=[observations])
-        self.loss_gradient = tf.function(
-            self._loss_gradient,
-            input_signature=[observations, tf.TensorSpec([None], tf.float32)])
+        self._fit_minibatches = None  # compiled on the first fit, for its optimizer
 
     def _predict(self, observations):
         features = observations
@@ -33,7 +32,7 @@ class ValueFunction(tf.Module):
             features = self.obs_normalizer.normalize(observations)
         return self.net(features)[:, 0]
 
-    def _loss_gradient(self, observations, returns):
+    def loss_gradient(self, observations, returns):
         """Flat gradient [num_params] of the mean squared error."""
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.square(self._predict(observations) - returns))
@@ -41,11 +40,21 @@ class ValueFunction(tf.Module):
 
     def fit(self, optimizer: MpiAdam, observations: np.ndarray, returns: np.ndarray,
             epochs: int, batch_size: int, stepsize: float, rng: np.random.Generator) -> None:
-        """`epochs` passes of Adam over shuffled minibatches; gradients averaged over ranks
-        (every rank must hold the same number of rows)."""
-        returns = returns.astype(np.float32)
-        for _ in range(epochs):
-            for batch_obs, batch_returns in iterate_minibatches(
-                    (observations, returns), batch_size, rng):
-                gradient = self.loss_gradient(batch_obs, batch_returns).numpy()
-                optimizer.update(gradient, stepsize)
+        """`epochs` passes of Adam over shuffled minibatches (the final partial one dropped);
+        gradients averaged over ranks, so every rank must hold the same number of rows. All
+        minibatch steps run inside one compiled call."""
+        if self._fit_minibatches is None:
+            self._fit_minibatches = tf.function(functools.partial(self._fit, optimizer))
+        batches = np.stack([rows for _ in range(epochs)
+                            for rows in minibatch_indices(len(returns), batch_size, rng)])
+        self._fit_minibatches(tf.constant(observations, tf.float32),
+                              tf.constant(returns, tf.float32),
+                              tf.constant(batches, tf.int32),
+                              tf.constant(stepsize, tf.float64))
+
+    def _fit(self, optimizer, observations, returns, batches, stepsize):
+        """batches [num_minibatches, batch_size] row indices."""
+        for rows in batches:
+            gradient = self.loss_gradient(tf.gather(observations, rows),
+                                          tf.gather(returns, rows))
+            optimizer.update(gradient, stepsize)
