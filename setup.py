@@ -6,6 +6,7 @@ setup(
     description="TRPO and ACKTR with Gaussian, GMM and normalizing-flow policies "
                 "(TensorFlow 2 port of Tang & Agrawal)",
     packages=find_packages(include=["onpolicy_flows", "onpolicy_flows.*", "run"]),
+    package_data={"onpolicy_flows.experiments": ["reference_results.json"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.16",

@@ -3,6 +3,8 @@
 import argparse
 import os
 
+import numpy as np
+
 from onpolicy_flows.common.cli import main_guard
 from onpolicy_flows.common.seeding import configure_tensorflow_threads
 from onpolicy_flows.experiments import bandits, kl_ball
@@ -10,10 +12,12 @@ from onpolicy_flows.experiments import bandits, kl_ball
 FIGURES = ("kl_ball", "entropy", "bandit_correlated", "bandit_multimodal")
 
 
-def kl_ball_figure(seed, out_prefix):
-    points, result, policies = kl_ball.kl_ball(seed)
-    print(f"Figure 1 (a, b): on the boundary of the KL ball (epsilon {kl_ball.KL_RADIUS})")
-    print(kl_ball.spread_lines(result, "KL"))
+def kl_ball_figure(seed, init_noise, out_prefix):
+    points, result, policies = kl_ball.kl_ball(seed, init_noise)
+    print(f"Figure 1 (a, b): on the boundary of the KL ball (epsilon {kl_ball.KL_RADIUS}); "
+          "spread around the origin")
+    print(kl_ball.spread_lines(result, "KL", centre=np.zeros(2)))
+    print(kl_ball.spread_ratio_line(result, centre=np.zeros(2)))
     return kl_ball.draw_kl_ball(points, result, policies, out_prefix)
 
 
@@ -41,12 +45,14 @@ def main():
         description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("figure", choices=FIGURES)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init-noise", type=float, default=kl_ball.INIT_NOISE,
+                        help="kl_ball: std of the noise added to every initial weight")
     parser.add_argument("--out-dir", default="plots/toy", help="where the PNG goes")
     args = parser.parse_args()
     configure_tensorflow_threads(1)
     out_prefix = os.path.join(args.out_dir, args.figure)
     if args.figure == "kl_ball":
-        paths = kl_ball_figure(args.seed, out_prefix)
+        paths = kl_ball_figure(args.seed, args.init_noise, out_prefix)
     elif args.figure == "entropy":
         paths = entropy_figure(args.seed, out_prefix)
     else:

@@ -84,7 +84,7 @@ def test_entropy_gradient_equals_the_gradient_through_a_fresh_inverse():
     policy.noise.reset_from_seed(7)
     with tf.GradientTape() as tape:
         dist = policy.distribution(observations)
-        samples = dist.sample(10, seed=policy._next_seed())
+        samples = dist.sample(10, seed=policy.next_seed())
         copied = tf.identity(samples) + 0.0
         fresh = -tf.reduce_mean(policy.distribution(observations).log_prob(copied))
     uncached = tape.gradient(fresh, policy.trainable_variables,

@@ -61,15 +61,16 @@ def max_entropy_loss(policy, reward: Callable, entropy_coefficient: float) -> tf
     return -tf.reduce_mean(reward(actions) - entropy_coefficient * log_density)
 
 
-def solve_bandit(name: str, seed: int = 0, kinds=tuple(toy_fitting.TOY_POLICIES)
-                 ) -> BanditResult:
-    """Trains each policy class of `kinds` on bandit `name` and samples it."""
+def solve_bandit(name: str, seed: int = 0, kinds=tuple(toy_fitting.TOY_POLICIES),
+                 steps: int = FIT_STEPS) -> BanditResult:
+    """Trains each policy class of `kinds` on bandit `name` for `steps` Adam steps and
+    samples it."""
     reward, entropy_coefficient = BANDITS[name]
     samples = {}
     for kind in kinds:
         policy = toy_fitting.make_toy_policy(kind, seed)
         toy_fitting.minimise(
-            policy, lambda: max_entropy_loss(policy, reward, entropy_coefficient), FIT_STEPS)
+            policy, lambda: max_entropy_loss(policy, reward, entropy_coefficient), steps)
         samples[kind] = toy_fitting.samples(policy, NUM_PLOT_SAMPLES)
     return BanditResult(reward, samples)
 

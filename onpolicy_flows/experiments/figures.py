@@ -37,9 +37,10 @@ def save_figure(figure, out_prefix: str, formats: Sequence[str] = FIGURE_FORMATS
     return paths
 
 
-def panel_grid(num_panels: int):
-    """A figure with `num_panels` axes in rows of at most 3; returns (figure, axes list)."""
-    columns = min(3, num_panels)
+def panel_grid(num_panels: int, max_columns: int = 3):
+    """A figure with `num_panels` axes in rows of at most `max_columns`; returns (figure,
+    axes list)."""
+    columns = min(max_columns, num_panels)
     rows = -(-num_panels // columns)
     figure, axes = plt.subplots(rows, columns, squeeze=False,
                                 figsize=(PANEL_SIZE[0] * columns, PANEL_SIZE[1] * rows))

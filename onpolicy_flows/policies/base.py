@@ -56,7 +56,7 @@ class Policy(tf.Module):
         """Actions [batch, act_dim] drawn with the policy's own generator, and their
         log-densities [batch]."""
         dist = self.distribution(observations)
-        actions = dist.sample(seed=self._next_seed())
+        actions = dist.sample(seed=self.next_seed())
         return actions, dist.log_prob(actions)
 
     def deterministic_action(self, observations: tf.Tensor) -> tf.Tensor:
@@ -72,7 +72,7 @@ class Policy(tf.Module):
         """Entropy estimate per state, [batch]: -mean log pi(a|s) over ENTROPY_SAMPLES
         reparameterised samples a ~ pi(.|s)."""
         dist = self.distribution(observations)
-        samples = dist.sample(ENTROPY_SAMPLES, seed=self._next_seed())  # [n, batch, act_dim]
+        samples = dist.sample(ENTROPY_SAMPLES, seed=self.next_seed())  # [n, batch, act_dim]
         return -tf.reduce_mean(dist.log_prob(samples), axis=0)
 
     def kl(self, old: "Policy", observations: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
@@ -80,7 +80,7 @@ class Policy(tf.Module):
         actions a drawn from `old` (the collected ones), as in the original TRPO."""
         return old.log_prob(observations, actions) - self.log_prob(observations, actions)
 
-    def _next_seed(self) -> tf.Tensor:
+    def next_seed(self) -> tf.Tensor:
         """A fresh stateless seed [2] for TFP's samplers."""
         return tf.cast(self.noise.make_seeds(1)[:, 0], tf.int32)
 
