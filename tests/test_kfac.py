@@ -95,6 +95,37 @@ def test_eigen_path_equals_direct_inverse_and_leaves_other_variables_alone():
                                    rtol=2e-3, atol=1e-5)
 
 
+def test_layer_called_twice_counts_all_rows_as_one_batch_like_the_original():
+    """Two calls on batches of n: A averages the 2n rows; each row's pre-activation gradient
+    of the (mean) sampled loss is multiplied by 2n, the concatenated row count, as the
+    original's K-FAC does, so G = (2n)^2 / (2n) * sum_rows (dL/dy)(dL/dy)^T."""
+    layer, x, targets, noise, _ = make_layer_problem(seed=3)
+    x2 = np.flip(x, axis=0).copy() * 0.5
+    noise2 = noise[::-1] * 2.0
+
+    def losses():
+        y1, y2 = layer(tf.constant(x)), layer(tf.constant(x2))
+        loss = tf.reduce_mean(tf.reduce_sum(tf.square(y1 + y2 - targets), axis=1))
+        sampled = tf.reduce_mean(
+            tf.reduce_sum(tf.square(y1 - tf.stop_gradient(y1 + noise)), axis=1)
+            + tf.reduce_sum(tf.square(y2 - tf.stop_gradient(y2 + noise2)), axis=1))
+        return loss, sampled
+
+    optimizer = KFACOptimizer([layer], [layer.kernel, layer.bias], learning_rate=0.0,
+                              momentum=0.9, clip_kl=0.01, damping=DAMPING, stats_decay=0.99,
+                              kfac_update=1, cold_iter=1)
+    optimizer.minimize(losses)
+    batch = len(x)
+    rows = np.concatenate([x, x2])
+    homogeneous = np.concatenate([rows, np.ones((2 * batch, 1))], axis=1)
+    pre_gradients = np.concatenate([-2.0 * noise, -2.0 * noise2]) / batch  # d(sampled)/dy
+    per_row = pre_gradients * 2 * batch
+    np.testing.assert_allclose(optimizer.input_factors[0].numpy(),
+                               homogeneous.T @ homogeneous / (2 * batch), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(optimizer.grad_factors[0].numpy(),
+                               per_row.T @ per_row / (2 * batch), rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("learning_rate, clipped", [(50.0, True), (1e-3, False)])
 def test_kl_clip_bounds_the_quadratic_kl_of_the_step(learning_rate, clipped):
     clip_kl = 0.01

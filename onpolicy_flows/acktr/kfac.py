@@ -4,7 +4,8 @@ What it keeps from baselines' `acktr/kfac.py` (the optimizer the original ACKTR 
   * Dense layers y = x W + b are registered explicitly (no graph search). For each, the
     Fisher block of [W; b] is approximated by A (x) G with
         A = E[a a^T],  a = [x, 1]                 (bias folded into the input factor)
-        G = E[g g^T],  g = B * dL_sampled/dy       (per-sample pre-activation gradients)
+        G = E[g g^T],  g = B * dL_sampled/dy       (per-sample pre-activation gradients;
+                                                   B = rows over all the layer's calls)
     where L_sampled is the mean "sampled loss" (the log-likelihood of targets drawn from the
     model's own predictive distribution), so that G estimates the true Fisher.
   * A and G are running statistics: the first `cold_iter` updates average them with equal
@@ -26,9 +27,16 @@ What it keeps from baselines' `acktr/kfac.py` (the optimizer the original ACKTR 
     clip) with the same momentum rule, i.e. momentum SGD at lr * (1 - momentum).
 
 Differences from the original: statistics and eigen-decompositions are updated synchronously
-(no queue runners); one velocity serves the cold and the K-FAC phases. A layer called several
-times in one loss (flow couplings) contributes every call's rows to its A and G as extra
-samples.
+(no queue runners); one velocity serves the cold and the K-FAC phases.
+
+A layer called k times in one loss (the flow's scale nets run twice per log-density: in the
+inverse and in the log-determinant) contributes the rows of all its calls to A and G, treated
+as one batch of k n rows, exactly as the original's concatenated factors are: each row's
+pre-activation gradient of the mean sampled loss is multiplied by the total row count k n (not
+by the per-call batch n), so G is k^2 times the per-call average of g g^T. This matters: with
+the per-call scaling the flow's scale nets get a 4x smaller curvature estimate, their steps
+are ~20-70x larger in true KL than the clipped quadratic estimate, and the flow's entropy
+collapses (see docs/divergences.md, ACKTR).
 
 All state (factors, eigen-decompositions, velocities, counters, learning rate) lives in
 `tf.Variable`s of this module, so a `tf.train.Checkpoint` carries it.
@@ -171,9 +179,8 @@ class KFACOptimizer(tf.Module):
             if id(layer) not in self._layer_ids:
                 continue
             index = self._layer_ids.index(id(layer))
-            batch = tf.cast(tf.shape(x)[0], tf.float32)
             inputs[index].append(tf.concat([x, tf.ones_like(x[:, :1])], axis=1))
-            per_sample[index].append(gradient * batch)  # undo the loss's mean over the batch
+            per_sample[index].append(gradient)
         input_stats, grad_stats = [], []
         for rows_a, rows_g in zip(inputs, per_sample):
             if not rows_a:
@@ -182,6 +189,10 @@ class KFACOptimizer(tf.Module):
                 continue
             a, g = tf.concat(rows_a, axis=0), tf.concat(rows_g, axis=0)
             count = tf.cast(tf.shape(a)[0], tf.float32)
+            # undo the loss's mean over the batch, counting every call's rows as the original
+            # does (its concatenated factor's row count): a layer called k times on batches of
+            # n gets g * k n, so its G is k^2 times the per-call average
+            g *= count
             input_stats.append(tf.matmul(a, a, transpose_a=True) / count)
             grad_stats.append(tf.matmul(g, g, transpose_a=True) / count)
         return input_stats, grad_stats
