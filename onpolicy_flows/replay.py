@@ -3,13 +3,12 @@ import os
 import subprocess
 import sys
 import tempfile
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
-import tensorflow as tf
 
 from onpolicy_flows.algorithms import CONFIG_CLASSES, LEARNER_CLASSES
-from onpolicy_flows.common.checkpoints import find_checkpoint, read_checkpoint
+from onpolicy_flows.common.checkpoints import RunCheckpoints, find_checkpoint
 from onpolicy_flows.common.envs import make_env
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.common.rendering import INSTALL_HINT
@@ -23,14 +22,26 @@ def load_learner(run_dir: str, checkpoint: Optional[str] = None, render_mode=Non
     path = find_checkpoint(run_dir, checkpoint)
     env = make_env(config.env, seed=0, render_mode=render_mode)
     learner = LEARNER_CLASSES[config.ALGORITHM](config, run_dir=None, env=env)
-    objects = learner.checkpoint_objects()
-    saved = tf.train.Checkpoint(**objects)
-    status = read_checkpoint(saved, path)
-    try:
-        status.assert_existing_objects_matched()
-    except AssertionError:
-        raise UserError(f"checkpoint {path!r} does not match {run_dir}/config.json") from None
+    RunCheckpoints(run_dir, learner.checkpoint_objects()).restore(path)
     return learner
+
+
+def play_episode(env, act, seed: int,
+                 max_steps: Optional[int] = None) -> Iterator[Optional[float]]:
+    """Resets `env` with `seed` and steps it with `act` (raw observation -> env action; its
+    `reset()`, if it has one, is called first) until the episode ends or `max_steps` steps.
+    Yields None after the reset, then each step's reward, so that the caller can read the
+    env's state at every point of the episode."""
+    observation, _ = env.reset(seed=seed)
+    getattr(act, "reset", lambda: None)()
+    yield None
+    steps = 0
+    while max_steps is None or steps < max_steps:
+        observation, reward, terminated, truncated, _ = env.step(act(observation))
+        steps += 1
+        yield float(reward)
+        if terminated or truncated:
+            return
 
 
 def replay(run_dir: str, checkpoint: Optional[str], episodes: int, seed: int,
@@ -47,17 +58,12 @@ def replay(run_dir: str, checkpoint: Optional[str], episodes: int, seed: int,
     states, results = [], []
     try:
         for episode in range(episodes):
-            observation, _ = env.reset(seed=seed + episode)
-            getattr(act, "reset", lambda: None)()
-            states.append(_simulator_state(env))
-            total, length, done = 0.0, 0, False
-            while not done:
-                observation, reward, terminated, truncated, _ = env.step(act(observation))
+            rewards = []
+            for reward in play_episode(env, act, seed + episode):
                 states.append(_simulator_state(env))
-                total += float(reward)
-                length += 1
-                done = terminated or truncated
-            results.append((total, length))
+                if reward is not None:
+                    rewards.append(reward)
+            results.append((sum(rewards), len(rewards)))
     finally:
         learner.close()
     if video_path:

@@ -34,7 +34,7 @@ class RunCheckpoints:
 
     def restore(self, path: str) -> None:
         """Loads every object from `path` (see `find_checkpoint`); all must be present."""
-        status = read_checkpoint(self.checkpoint, path)
+        status = _read_checkpoint(self.checkpoint, path)
         try:
             status.assert_existing_objects_matched()
         except AssertionError as error:
@@ -64,7 +64,7 @@ def find_checkpoint(run_dir: str, which: Optional[str] = None) -> str:
                     f"{', '.join(available) or 'none'}")
 
 
-def read_checkpoint(checkpoint: tf.train.Checkpoint, path: str):
+def _read_checkpoint(checkpoint: tf.train.Checkpoint, path: str):
     """`checkpoint.read(path)`, with a truncated or corrupt file reported as a UserError
     (TF raises OpError, ValueError or IndexError, depending on where the bytes end)."""
     try:

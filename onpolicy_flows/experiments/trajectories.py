@@ -3,7 +3,7 @@ from typing import List
 
 import numpy as np
 
-from onpolicy_flows.replay import load_learner
+from onpolicy_flows.replay import load_learner, play_episode
 
 
 def centre_of_mass_paths(run_dir: str, episodes: int, seed: int,
@@ -16,15 +16,8 @@ def centre_of_mass_paths(run_dir: str, episodes: int, seed: int,
     paths = []
     try:
         for episode in range(episodes):
-            observation, _ = env.reset(seed=seed + episode)
-            getattr(act, "reset", lambda: None)()
-            path = [_centre_of_mass(env)]
-            for _ in range(max_steps):
-                observation, _, terminated, truncated, _ = env.step(act(observation))
-                path.append(_centre_of_mass(env))
-                if terminated or truncated:
-                    break
-            paths.append(np.array(path))
+            paths.append(np.array([_centre_of_mass(env) for _ in play_episode(
+                env, act, seed + episode, max_steps)]))
     finally:
         learner.close()
     return paths
