@@ -81,7 +81,8 @@ class PolicyUpdate(tf.Module):
 
 class ACKTRLearner:
     """Everything a run holds: env, filter, policy and its old copy, both K-FAC optimizers,
-    value function, counters. Build it, then call `train()`."""
+    value function, counters. `learn` runs it under `common.training.train`, one
+    `iterate()` per iteration."""
 
     def __init__(self, config: ACKTRConfig, run_dir: Optional[str], env=None):
         """`env` replaces the monitored training env (e.g. one that renders, for replays)."""

@@ -36,7 +36,8 @@ SYNC_CHECK_EVERY = 20  # iterations between checks that all ranks hold the same 
 
 class TRPOLearner:
     """Everything one rank holds: env, policy and its old copy, value function, optimiser,
-    normaliser, counters. Build it, then call `train()`."""
+    normaliser, counters. `learn` runs it under `common.training.train`, one `iterate()`
+    per iteration."""
 
     def __init__(self, config: TRPOConfig, run_dir: Optional[str], env=None):
         """`env` replaces the monitored training env (e.g. one that renders, for replays)."""
