@@ -87,7 +87,7 @@ def find_run_dirs(paths: Iterable[str]) -> List[str]:
 
 
 def _run_dirs_under(path: str) -> List[str]:
-    return [root for root, _, _ in os.walk(path) if is_run_dir(root)]
+    return [root for root, _, _ in os.walk(path, followlinks=True) if is_run_dir(root)]
 
 
 def read_progress(path: str) -> Dict[str, np.ndarray]:
