@@ -49,13 +49,9 @@ class Logger:
         checkpoint a resumed run restarts from), so the file stays gap- and duplicate-free."""
         if not self.csv_path or not os.path.exists(self.csv_path):
             return
-        with open(self.csv_path, newline="") as file:
-            rows = [row for row in csv.DictReader(file)
-                    if row.get(key) and float(row[key]) <= last_value]
-        with open(self.csv_path, "w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=self.keys, restval="")
-            writer.writeheader()
-            writer.writerows(rows)
+        kept = [row for row in self._read_rows()
+                if row.get(key) and float(row[key]) <= last_value]
+        self._write_rows(self.keys, kept)
 
     def log(self, message: str) -> None:
         if self.enabled:
@@ -82,15 +78,20 @@ class Logger:
             writer.writerow(values)
 
     def _rewrite_with_keys(self, keys):
-        rows = []
-        if os.path.exists(self.csv_path):
-            with open(self.csv_path, newline="") as file:
-                rows = list(csv.DictReader(file))
+        rows = self._read_rows() if os.path.exists(self.csv_path) else []
+        self._write_rows(keys, rows)
+        self.keys = keys
+
+    def _read_rows(self):
+        with open(self.csv_path, newline="") as file:
+            return list(csv.DictReader(file))
+
+    def _write_rows(self, keys, rows):
+        """Replaces progress.csv with a header of `keys` and `rows` (dicts)."""
         with open(self.csv_path, "w", newline="") as file:
             writer = csv.DictWriter(file, fieldnames=keys, restval="")
             writer.writeheader()
             writer.writerows(rows)
-        self.keys = keys
 
     def _print_table(self, values):
         rows = [(key, _format(value)) for key, value in values.items()]
