@@ -74,21 +74,27 @@ def _progress_rows(run_dir):
         return list(csv.DictReader(file))
 
 
+def _wait_for_rows(logdir, rows: int, timeout: float = 240) -> str:
+    """Waits until the single run directory under `logdir` has logged `rows` iterations;
+    returns its path."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        run_dirs = [entry.path for entry in os.scandir(logdir) if entry.is_dir()]
+        if run_dirs and len(_progress_rows(run_dirs[0])) >= rows:
+            (run_dir,) = run_dirs
+            return run_dir
+        time.sleep(0.2)
+    raise AssertionError(f"no run under {logdir} logged {rows} iterations in {timeout} s")
+
+
 def test_run_killed_midway_resumes_to_the_same_timesteps_without_gaps(tmp_path):
     flags = ["run.trpo", "--env", ENV, "--timesteps-per-batch", "256",
              "--num-timesteps", "5120", "--save-every", "3", "--logdir", str(tmp_path)]
     process = subprocess.Popen([sys.executable, "-m", *flags], cwd=REPO_ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    run_dirs = []
-    while time.time() < deadline:
-        run_dirs = [entry.path for entry in os.scandir(tmp_path) if entry.is_dir()]
-        if run_dirs and len(_progress_rows(run_dirs[0])) >= 8:
-            break
-        time.sleep(0.2)
+    run_dir = _wait_for_rows(tmp_path, 8)
     process.send_signal(signal.SIGKILL)  # no chance to save: the last periodic one counts
     process.wait()
-    (run_dir,) = run_dirs
     rows_at_kill = len(_progress_rows(run_dir))
     assert 8 <= rows_at_kill < 20
     resumed = _command("run.trpo", "--resume", run_dir)
@@ -104,18 +110,13 @@ def test_sigterm_stops_after_the_iteration_with_a_checkpoint(tmp_path):
              "--num-timesteps", "100000", "--save-every", "1000", "--logdir", str(tmp_path)]
     process = subprocess.Popen([sys.executable, "-m", *flags], cwd=REPO_ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        run_dirs = [entry.path for entry in os.scandir(tmp_path) if entry.is_dir()]
-        if run_dirs and len(_progress_rows(run_dirs[0])) >= 2:
-            break
-        time.sleep(0.2)
+    run_dir = _wait_for_rows(tmp_path, 2)
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 0
     assert "continue with --resume" in output
-    iterations = len(_progress_rows(run_dirs[0]))
-    assert find_checkpoint(run_dirs[0]).endswith(f"ckpt-{iterations}")
+    iterations = len(_progress_rows(run_dir))
+    assert find_checkpoint(run_dir).endswith(f"ckpt-{iterations}")
 
 
 def test_enjoy_prints_episodes_and_records_a_playable_video(tmp_path):
