@@ -81,8 +81,12 @@ class LayerNorm(tf.Module):
         self.offset = tf.Variable(tf.zeros([dim]), name="offset")
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
-        return (x - mean) * tf.math.rsqrt(variance + self.epsilon) * self.scale + self.offset
+        # Not tf.nn.moments: it stops the gradient through the mean inside the variance,
+        # which leaves first derivatives exact but makes second derivatives (the TRPO
+        # Fisher-vector product) wrong.
+        centered = x - tf.reduce_mean(x, axis=-1, keepdims=True)
+        variance = tf.reduce_mean(tf.square(centered), axis=-1, keepdims=True)
+        return centered * tf.math.rsqrt(variance + self.epsilon) * self.scale + self.offset
 
 
 class MLP(tf.Module):

@@ -7,10 +7,10 @@ raw observations [batch, obs_dim] float32; the policy normalises them with its s
 from typing import List, Optional, Tuple
 
 import numpy as np
-
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from onpolicy_flows.common.compiled import compiled
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
 
 tfd = tfp.distributions
@@ -75,10 +75,25 @@ class Policy(tf.Module):
         samples = dist.sample(ENTROPY_SAMPLES, seed=self.next_seed())  # [n, batch, act_dim]
         return -tf.reduce_mean(dist.log_prob(samples), axis=0)
 
-    def kl(self, old: "Policy", observations: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+    def entropy_at_actions(self, observations: tf.Tensor, log_probs: tf.Tensor,
+                           log_ratio: tf.Tensor) -> tf.Tensor:
+        """Entropy estimate per state, [batch], from actions that an older copy pi_old drew:
+        -(pi / pi_old)(a|s) * log pi(a|s), importance-weighted so that its expectation is
+        the entropy of pi (exactly -log pi(a|s) while pi = pi_old). `log_probs` are
+        log pi(a|s) [batch], `log_ratio` log pi(a|s) - log pi_old(a|s) [batch]. It costs
+        nothing beyond the log-densities a TRPO step computes anyway; classes with a closed
+        form return that instead."""
+        return -tf.exp(log_ratio) * log_probs
+
+    def kl(self, old: "Policy", observations: tf.Tensor, actions: tf.Tensor,
+           log_ratio: Optional[tf.Tensor] = None) -> tf.Tensor:
         """Per-state estimate of KL(old || self), [batch]: log pi_old(a|s) - log pi(a|s) at
-        actions a drawn from `old` (the collected ones), as in the original TRPO."""
-        return old.log_prob(observations, actions) - self.log_prob(observations, actions)
+        actions a drawn from `old` (the collected ones), as in the original TRPO.
+        `log_ratio` is log pi(a|s) - log pi_old(a|s) [batch] if the caller has it already."""
+        if log_ratio is None:
+            log_ratio = self.log_prob(observations, actions) - old.log_prob(observations,
+                                                                             actions)
+        return -log_ratio
 
     def next_seed(self) -> tf.Tensor:
         """A fresh stateless seed [2] for TFP's samplers."""
@@ -106,9 +121,9 @@ class CompiledActor:
         variables = [owner_variable for _, _, owner_variable in self._slots]
         self._packed = tf.Variable(tf.concat([tf.reshape(v, [-1]) for v in variables], 0),
                                    trainable=False, name="packed_weights")
-        self._pack = tf.function(lambda: self._packed.assign(
+        self._pack = compiled(lambda: self._packed.assign(
             tf.concat([tf.reshape(v, [-1]) for v in variables], 0)))
-        self._act = tf.function(self._act_from_packed, jit_compile=jit_compile) \
+        self._act = compiled(self._act_from_packed, jit_compile=jit_compile) \
             .get_concrete_function(tf.TensorSpec([batch_size, policy.obs_dim], tf.float32))
 
     def sync(self) -> None:

@@ -38,6 +38,10 @@ class GaussianPolicy(Policy):
     def entropy(self, observations):
         return self.distribution(observations).entropy()
 
-    def kl(self, old, observations, actions):
-        """Analytic KL(old || self) per state; `actions` are not needed."""
+    def entropy_at_actions(self, observations, log_probs, log_ratio):
+        """The closed form; the actions are not needed."""
+        return self.entropy(observations)
+
+    def kl(self, old, observations, actions, log_ratio=None):
+        """Analytic KL(old || self) per state; `actions` and `log_ratio` are not needed."""
         return old.distribution(observations).kl_divergence(self.distribution(observations))

@@ -5,15 +5,16 @@ Port of the update in baselines' `trpo_mpi.learn` (and the original's `trpo_impl
 Gradients and Fisher-vector products are averaged over MPI ranks, so every rank takes the
 same step.
 """
-import functools
+import dataclasses
 from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 import tensorflow as tf
 
 from onpolicy_flows.common import mpi
 from onpolicy_flows.common.cg import conjugate_gradient
+from onpolicy_flows.common.compiled import compiled
 from onpolicy_flows.common.flat_params import FlatParameters, flatten
 from onpolicy_flows.policies.base import Policy
 
@@ -21,22 +22,34 @@ ZERO = tf.UnconnectedGradients.ZERO  # e.g. the Gaussian's entropy ignores its m
 LOSS_NAMES = ("optimgain", "meankl", "entloss", "surrgain", "entropy")
 
 
+FISHER_RULES = ("kl-hessian", "score")
+
+
 @dataclass
 class PolicyBatch:
     """One iteration's data on this rank: observations [T, obs_dim], actions [T, act_dim],
-    standardised advantages [T], all float32."""
+    standardised advantages [T], all float32; `old_log_probs` [T] are log pi_old(a|s) of the
+    policy that collected the batch, filled in by `trpo_step`."""
     observations: np.ndarray
     actions: np.ndarray
     advantages: np.ndarray
+    old_log_probs: Optional[np.ndarray] = None
 
     def subsample(self, every: int) -> "PolicyBatch":
         return PolicyBatch(self.observations[::every], self.actions[::every],
-                           self.advantages[::every])
+                           self.advantages[::every], self.old_log_probs[::every])
 
 
 class TRPOObjective:
-    """The surrogate, KL and entropy written once; their gradient, the Fisher-vector product
-    and the line search all use `_losses`. Compiled for batches of any size."""
+    """The surrogate, KL and entropy written once (`_losses`); the gradient, both
+    Fisher-vector products and the line search all use it. Compiled once for batches of any
+    size.
+
+    The old policy's log-densities at the collected actions are constants of a step, so they
+    enter as data (`old_log_probs`) instead of being recomputed through the old policy's
+    network in every call; the old policy itself is only read by closed-form KLs (the
+    Gaussian's).
+    """
 
     def __init__(self, policy: Policy, old_policy: Policy, entcoeff: float):
         self.policy = policy
@@ -48,52 +61,88 @@ class TRPOObjective:
                  tf.TensorSpec([None, policy.act_dim], tf.float32),
                  tf.TensorSpec([None], tf.float32)]
         vector = tf.TensorSpec([self.params.size], tf.float32)
-        self.losses = tf.function(self._losses, input_signature=batch)
-        self.line_search_losses = tf.function(
-            functools.partial(self._losses, with_entropy=entcoeff != 0), input_signature=batch)
-        self.losses_and_gradient = tf.function(self._losses_and_gradient, input_signature=batch)
-        self.fisher_vector_product = tf.function(self._fisher_vector_product,
-                                                 input_signature=batch[:2] + [vector])
+        self.losses = compiled(self._losses, input_signature=batch + batch[2:])
+        self.losses_and_gradient = compiled(self._losses_and_gradient, input_signature=batch)
+        self.fisher_vector_products = {
+            "kl-hessian": compiled(self._kl_hessian_vector_product,
+                                   input_signature=batch[:2] + batch[2:] + [vector]),
+            "score": compiled(self._score_fisher_vector_product,
+                              input_signature=batch[:2] + [vector])}
 
-    def _losses(self, observations, actions, advantages, with_entropy=True):
+    def _losses(self, observations, actions, advantages, old_log_probs):
         """[5] float32: optimgain, meankl, entloss, surrgain, entropy (LOSS_NAMES).
 
-        The flow's and GMM's entropy is a 10-sample estimate, the costliest term; with a zero
-        entropy coefficient the line search skips it (with_entropy=False: entropy reads 0).
+        With a zero entropy coefficient the entropy only is logged, and is estimated from
+        the batch's own actions (`Policy.entropy_at_actions`) instead of fresh samples
+        pushed through the policy (the costliest term of the flow's and GMM's losses).
         """
-        log_ratio = (self.policy.log_prob(observations, actions)
-                     - self.old_policy.log_prob(observations, actions))
+        log_probs = self.policy.log_prob(observations, actions)  # [T]
+        log_ratio = log_probs - old_log_probs
         surrgain = tf.reduce_mean(tf.exp(log_ratio) * advantages)
-        meankl = tf.reduce_mean(self.policy.kl(self.old_policy, observations, actions))
-        entropy = tf.constant(0.0)
-        if with_entropy:
+        meankl = tf.reduce_mean(self.policy.kl(self.old_policy, observations, actions,
+                                               log_ratio))
+        if self.entcoeff != 0:
             entropy = tf.reduce_mean(self.policy.entropy(observations))
+        else:
+            entropy = tf.stop_gradient(tf.reduce_mean(
+                self.policy.entropy_at_actions(observations, log_probs, log_ratio)))
         entbonus = self.entcoeff * entropy
         return tf.stack([surrgain + entbonus, meankl, entbonus, surrgain, entropy])
 
     def _losses_and_gradient(self, observations, actions, advantages):
+        """At the parameters that collected the batch: LOSS_NAMES [5], the gradient of
+        optimgain [num_params] and log pi(a|s) [T] (the step's `old_log_probs`)."""
         with tf.GradientTape() as tape:
-            losses = self._losses(observations, actions, advantages)
+            log_probs = self.policy.log_prob(observations, actions)
+            losses = self._losses(observations, actions, advantages,
+                                  tf.stop_gradient(log_probs))
             optimgain = losses[0]
         gradient = tape.gradient(optimgain, self.params.variables, unconnected_gradients=ZERO)
-        return losses, flatten(gradient)
+        return losses, flatten(gradient), log_probs
 
-    def _fisher_vector_product(self, observations, actions, vector):
-        """Hessian of the mean KL at the current parameters times `vector` [num_params]."""
+    def _kl_hessian_vector_product(self, observations, actions, old_log_probs, vector):
+        """Hessian of the mean KL estimate at the current parameters times `vector`
+        [num_params] (the original's Fisher-vector product: reverse over reverse)."""
         with tf.GradientTape() as outer:
             with tf.GradientTape() as inner:
-                meankl = tf.reduce_mean(self.policy.kl(self.old_policy, observations, actions))
+                log_ratio = self.policy.log_prob(observations, actions) - old_log_probs
+                meankl = tf.reduce_mean(self.policy.kl(self.old_policy, observations,
+                                                       actions, log_ratio))
             kl_gradient = flatten(inner.gradient(meankl, self.params.variables,
-                                                  unconnected_gradients=ZERO))
+                                                 unconnected_gradients=ZERO))
             gradient_dot_vector = tf.reduce_sum(kl_gradient * vector)
         return flatten(outer.gradient(gradient_dot_vector, self.params.variables,
                                       unconnected_gradients=ZERO))
 
-    def mean_losses(self, batch: PolicyBatch, for_line_search: bool = False) -> np.ndarray:
+    def _score_fisher_vector_product(self, observations, actions, vector):
+        """The sample Fisher of the score vectors times `vector` [num_params]:
+        mean_i g_i (g_i . v) with g_i = grad log pi(a_i|s_i), by one forward-mode pass
+        (all g_i . v at once) and one reverse pass. Positive semi-definite by construction."""
+        tangents = self.params.unflatten(vector)
+        with tf.GradientTape() as tape:
+            with tf.autodiff.ForwardAccumulator(self.params.variables, tangents) as forward:
+                log_probs = self.policy.log_prob(observations, actions)  # [n]
+            scores_dot_vector = tf.stop_gradient(forward.jvp(log_probs))  # [n]
+            weighted = tf.reduce_mean(log_probs * scores_dot_vector)
+        return flatten(tape.gradient(weighted, self.params.variables,
+                                     unconnected_gradients=ZERO))
+
+    def fisher_vector_product(self, rule: str, batch: "PolicyBatch",
+                              vector: np.ndarray) -> np.ndarray:
+        """F v [num_params] on this rank's `batch` under `rule` (FISHER_RULES)."""
+        vector = tf.constant(vector, tf.float32)
+        if rule == "score":
+            product = self.fisher_vector_products[rule](batch.observations, batch.actions,
+                                                        vector)
+        else:
+            product = self.fisher_vector_products[rule](batch.observations, batch.actions,
+                                                        batch.old_log_probs, vector)
+        return product.numpy()
+
+    def mean_losses(self, batch: PolicyBatch) -> np.ndarray:
         """LOSS_NAMES averaged over ranks, float64 [5]."""
-        losses = self.line_search_losses if for_line_search else self.losses
-        return mpi.allreduce_mean(
-            losses(batch.observations, batch.actions, batch.advantages).numpy())
+        return mpi.allreduce_mean(self.losses(batch.observations, batch.actions,
+                                              batch.advantages, batch.old_log_probs).numpy())
 
 
 @dataclass(frozen=True)
@@ -103,6 +152,7 @@ class StepSettings:
     cg_damping: float
     fvp_subsample: int
     max_backtracks: int
+    fisher: str = "kl-hessian"
 
 
 def trpo_step(objective: TRPOObjective, batch: PolicyBatch, settings: StepSettings,
@@ -115,15 +165,15 @@ def trpo_step(objective: TRPOObjective, batch: PolicyBatch, settings: StepSettin
     """
     params_before = objective.params.get()
     objective.old_params.set(params_before)
-    local_losses, local_gradient = objective.losses_and_gradient(
+    local_losses, local_gradient, old_log_probs = objective.losses_and_gradient(
         batch.observations, batch.actions, batch.advantages)
+    batch = dataclasses.replace(batch, old_log_probs=old_log_probs.numpy())
     losses_before = mpi.allreduce_mean(local_losses.numpy())
     gradient = mpi.allreduce_mean(local_gradient.numpy())
     fvp_batch = batch.subsample(settings.fvp_subsample)
 
     def fisher_vector_product(vector):
-        local = objective.fisher_vector_product(fvp_batch.observations, fvp_batch.actions,
-                                                vector.astype(np.float32)).numpy()
+        local = objective.fisher_vector_product(settings.fisher, fvp_batch, vector)
         return mpi.allreduce_mean(local) + settings.cg_damping * vector
 
     if np.allclose(gradient, 0):
@@ -140,7 +190,7 @@ def trpo_step(objective: TRPOObjective, batch: PolicyBatch, settings: StepSettin
     stepsize = 1.0
     for _ in range(settings.max_backtracks):
         objective.params.set((params_before + stepsize * full_step).astype(np.float32))
-        losses = objective.mean_losses(batch, for_line_search=True)
+        losses = objective.mean_losses(batch)
         improvement = losses[0] - losses_before[0]
         log(f"Expected: {expected_improvement * stepsize:.3f} Actual: {improvement:.3f}")
         if not np.isfinite(losses).all():
@@ -151,7 +201,7 @@ def trpo_step(objective: TRPOObjective, batch: PolicyBatch, settings: StepSettin
             log("surrogate didn't improve. shrinking step.")
         else:
             log("Stepsize OK!")
-            return _step_stats(objective.mean_losses(batch), accepted=True)
+            return _step_stats(losses, accepted=True)
         stepsize *= 0.5
     log("couldn't compute a good step")
     objective.params.set(params_before)
