@@ -42,7 +42,7 @@ def learner_for(env_id: str, policy: str, batch: int, iterations: int) -> TRPOLe
 
 def rollout_steps_per_second(learner: TRPOLearner, steps: int) -> float:
     """Collection with the learner's compiled actor, after one warm-up segment."""
-    collector = SegmentCollector(learner.env, CompiledActor(learner.policy), steps)
+    collector = SegmentCollector([learner.env], CompiledActor(learner.policy), steps)
     collector.collect()
     start = time.perf_counter()
     collector.collect()

@@ -39,3 +39,18 @@ def test_explained_variance():
     assert explained_variance(targets, targets) == pytest.approx(1.0)
     assert explained_variance(np.full(4, targets.mean()), targets) == pytest.approx(0.0)
     assert np.isnan(explained_variance(targets, np.ones(4)))
+
+
+def test_gae_over_several_environments_equals_gae_of_each():
+    """Leading axes are independent environments: no advantage leaks from one env's stream
+    into another's."""
+    rng = np.random.default_rng(1)
+    shape = (3, 7)
+    rewards, values, next_values = (rng.standard_normal(shape) for _ in range(3))
+    terminated = rng.random(shape) < 0.2
+    episode_ends = terminated | (rng.random(shape) < 0.2)
+    together = gae(rewards, values, next_values, terminated, episode_ends, 0.99, 0.95)
+    for env in range(3):
+        alone = gae(rewards[env], values[env], next_values[env], terminated[env],
+                    episode_ends[env], 0.99, 0.95)
+        np.testing.assert_array_equal(together[env], alone)

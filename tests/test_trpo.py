@@ -1,11 +1,15 @@
 """TRPO end to end on small tasks: one update respects the trust region, and learning works."""
+import csv
 import io
+import os
 
 import numpy as np
 import pytest
 
+from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.common.rollout import Segment
 from onpolicy_flows.policies import PolicyConfig
-from onpolicy_flows.trpo_mpi import TRPOConfig, TRPOLearner
+from onpolicy_flows.trpo_mpi import TRPOConfig, TRPOLearner, learn
 from onpolicy_flows.trpo_mpi.policy_step import PolicyBatch, trpo_step
 
 
@@ -23,9 +27,12 @@ def test_one_update_stays_in_the_trust_region_and_improves_the_surrogate(policy)
     segment = learner.collector.collect()
     _, _, advantages = learner._estimate_advantages(segment)
     advantages = ((advantages - advantages.mean()) / advantages.std()).astype(np.float32)
-    batch = PolicyBatch(segment.observations, segment.actions, advantages)
+    observations, actions = Segment.flat(segment.observations), Segment.flat(segment.actions)
+    batch = PolicyBatch(observations, actions, advantages)
     params_before = learner.objective.params.get()
-    surrogate_before = learner.objective.mean_losses(batch)[3]
+    old_log_probs = learner.policy.log_prob(observations, actions).numpy()
+    surrogate_before = learner.objective.mean_losses(
+        PolicyBatch(observations, actions, advantages, old_log_probs))[3]
     stats = trpo_step(learner.objective, batch, learner.step_settings)
     assert stats["step_accepted"] == 1
     assert not np.array_equal(learner.objective.params.get(), params_before)
@@ -54,3 +61,50 @@ def test_trpo_learns_inverted_pendulum(policy):
     learner.close()
     first, last = rows[0]["EpRewMean"], rows[-1]["EpRewMean"]
     assert last > 4 * first and last > 40, [round(row["EpRewMean"]) for row in rows]
+
+
+def _progress_without_time(run_dir):
+    with open(os.path.join(run_dir, "progress.csv"), newline="") as file:
+        rows = list(csv.DictReader(file))
+    for row in rows:
+        del row["TimeElapsed"]
+    return rows
+
+
+@pytest.mark.parametrize("envs_per_rank", [1, 3])
+def test_same_seed_gives_the_same_progress_csv(tmp_path, envs_per_rank):
+    rows = []
+    for attempt in range(2):
+        config = TRPOConfig(env="Pendulum-v1", seed=5, timesteps_per_batch=258,
+                            num_timesteps=3 * 258, envs_per_rank=envs_per_rank,
+                            policy=PolicyConfig(policy="gmm"),
+                            logdir=str(tmp_path / str(attempt)))
+        learn(config)
+        (run_dir,) = [entry.path for entry in os.scandir(tmp_path / str(attempt))]
+        rows.append(_progress_without_time(run_dir))
+        monitors = sorted(name for name in os.listdir(run_dir) if name.startswith("monitor"))
+        assert monitors == [f"monitor.{index}.csv" for index in range(envs_per_rank)]
+    assert len(rows[0]) == 3 and rows[0] == rows[1]
+
+
+def test_environments_of_a_rank_run_their_own_episodes():
+    """Three envs stepped in lock-step: each contributes batch / 3 steps, seeded apart, and
+    the iteration counts all of them."""
+    config = TRPOConfig(env="Pendulum-v1", timesteps_per_batch=600, num_timesteps=600,
+                        envs_per_rank=3, policy=PolicyConfig(policy="gaussian"))
+    learner = TRPOLearner(config, run_dir=None)
+    learner.logger.stdout = io.StringIO()
+    segment = learner.collector.collect()
+    assert segment.observations.shape == (3, 200, 3) and segment.num_steps == 600
+    first_observations = segment.observations[:, 0]
+    assert len({tuple(row) for row in first_observations.round(6)}) == 3
+    # Pendulum's episodes last 200 steps: each env finishes exactly one in its 200 steps
+    assert len(segment.episode_lengths) == 3 and set(segment.episode_lengths) == {200}
+    row = learner.iterate()
+    assert row["TimestepsSoFar"] == 600
+    learner.close()
+
+
+def test_envs_per_rank_must_divide_the_batch():
+    with pytest.raises(UserError, match="multiple of --envs-per-rank"):
+        TRPOConfig(timesteps_per_batch=1000, envs_per_rank=3)

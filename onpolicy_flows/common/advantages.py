@@ -5,9 +5,9 @@ import numpy as np
 def gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray,
         terminated: np.ndarray, episode_ends: np.ndarray, gamma: float,
         lam: float) -> np.ndarray:
-    """GAE(gamma, lambda) advantages for a segment of T consecutive steps.
+    """GAE(gamma, lambda) advantages for segments of T consecutive steps.
 
-    Args (all shape [T]):
+    Args (all shape [..., T]: one segment, or one per environment along leading axes):
       rewards: r_t.
       values: V(s_t).
       next_values: V(s_{t+1}) of the observation that followed step t; at an episode end this
@@ -17,16 +17,16 @@ def gae(rewards: np.ndarray, values: np.ndarray, next_values: np.ndarray,
       episode_ends: true where the episode ended at step t, by termination or by truncation
         (time limit): the advantage recursion does not cross this step. A truncated step still
         bootstraps from next_values.
-    Returns: advantages [T], float64.
+    Returns: advantages [..., T], float64.
     """
     continuing = 1.0 - np.asarray(terminated, dtype=np.float64)
     not_ended = 1.0 - np.asarray(episode_ends, dtype=np.float64)
     deltas = rewards + gamma * continuing * next_values - values
-    advantages = np.zeros(len(rewards), dtype=np.float64)
-    running = 0.0
-    for t in reversed(range(len(rewards))):
-        running = deltas[t] + gamma * lam * not_ended[t] * running
-        advantages[t] = running
+    advantages = np.zeros(deltas.shape, dtype=np.float64)
+    running = np.zeros(deltas.shape[:-1])
+    for t in reversed(range(deltas.shape[-1])):
+        running = deltas[..., t] + gamma * lam * not_ended[..., t] * running
+        advantages[..., t] = running
     return advantages
 
 

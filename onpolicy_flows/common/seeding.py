@@ -5,10 +5,17 @@ import numpy as np
 import tensorflow as tf
 
 RANK_SEED_STRIDE = 10000  # per-rank seed = seed + 10000 * rank, as in the original
+ENV_SEED_STRIDE = 100  # a rank's i-th environment: its rank seed + 100 * i
+MAX_ENVS_PER_RANK = RANK_SEED_STRIDE // ENV_SEED_STRIDE
 
 
 def rank_seed(seed: int, rank: int) -> int:
     return seed + RANK_SEED_STRIDE * rank
+
+
+def env_seed(seed: int, rank: int, index: int) -> int:
+    """Seed of environment `index` of `rank`; environment 0 has the rank's seed."""
+    return rank_seed(seed, rank) + ENV_SEED_STRIDE * index
 
 
 def resumed_seed(seed: int, iteration: int) -> int:

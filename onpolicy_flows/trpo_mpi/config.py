@@ -4,7 +4,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from onpolicy_flows.common.config import option, require
+from onpolicy_flows.common.seeding import MAX_ENVS_PER_RANK
 from onpolicy_flows.policies import PolicyConfig
+from onpolicy_flows.trpo_mpi.policy_step import FISHER_RULES
 
 
 @dataclass(frozen=True)
@@ -14,14 +16,25 @@ class TRPOConfig:
     env: str = option("Hopper-v4", "gymnasium id (the paper's -v1 ids map to -v4)")
     seed: int = option(0, "base seed; rank r uses seed + 10000 * r")
     num_timesteps: int = option(1_000_000, "stop after this many env steps, summed over ranks")
-    timesteps_per_batch: int = option(1024, "env steps per rank per iteration")
+    timesteps_per_batch: int = option(
+        1024, "env steps per rank per iteration (split evenly over --envs-per-rank)")
+    envs_per_rank: int = option(
+        1, "environments per MPI rank, stepped in lock-step with one batched acting call "
+           "(1: the original's layout)")
     max_kl: float = option(0.01, "KL radius of each policy step")
     cg_iters: int = option(10, "conjugate-gradient iterations")
     cg_damping: float = option(0.1, "damping added to the Fisher-vector product")
     fvp_subsample: int = option(5, "Fisher-vector products use every n-th sample")
     max_backtracks: int = option(10, "line-search halvings before the step is abandoned")
+    fisher: str = option(
+        "kl-hessian", "matrix of the natural-gradient step: the Hessian of the sample KL "
+        "(the original's) or the sample Fisher of the score vectors (positive semi-definite; "
+        "not in the original)", choices=FISHER_RULES)
     gamma: float = option(0.99, "discount")
     lam: float = option(0.98, "GAE lambda")
+    bootstrap_truncation: bool = option(
+        True, "bootstrap from V(final observation) when the time limit cuts an episode "
+              "(--no-bootstrap-truncation: treat it as termination, as the original does)")
     entcoeff: float = option(0.0, "entropy bonus coefficient in the surrogate")
     vf_hidden_sizes: tuple = option((32, 32), "tanh hidden layers of the value function")
     vf_iters: int = option(5, "value-function epochs per iteration")
@@ -34,11 +47,18 @@ class TRPOConfig:
     def __post_init__(self):
         require(self.num_timesteps > 0, "--num-timesteps must be positive")
         require(self.timesteps_per_batch > 0, "--timesteps-per-batch must be positive")
+        require(1 <= self.envs_per_rank <= MAX_ENVS_PER_RANK,
+                f"--envs-per-rank must be in [1, {MAX_ENVS_PER_RANK}]")
+        require(self.timesteps_per_batch % self.envs_per_rank == 0,
+                f"--timesteps-per-batch ({self.timesteps_per_batch}) must be a multiple of "
+                f"--envs-per-rank ({self.envs_per_rank})")
         require(self.max_kl > 0, "--max-kl must be positive")
         require(self.cg_iters > 0, "--cg-iters must be positive")
         require(self.cg_damping >= 0, "--cg-damping must be >= 0")
         require(self.fvp_subsample >= 1, "--fvp-subsample must be >= 1")
         require(self.max_backtracks >= 1, "--max-backtracks must be >= 1")
+        require(self.fisher in FISHER_RULES,
+                f"--fisher must be one of {', '.join(FISHER_RULES)}, not {self.fisher!r}")
         require(0 <= self.gamma <= 1, "--gamma must be in [0, 1]")
         require(0 <= self.lam <= 1, "--lam must be in [0, 1]")
         require(self.vf_iters >= 0, "--vf-iters must be >= 0")

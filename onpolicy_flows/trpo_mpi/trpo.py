@@ -20,15 +20,24 @@ from onpolicy_flows.common.mpi_adam import MpiAdam
 from onpolicy_flows.common.progress import Progress
 from onpolicy_flows.common.rollout import Segment, SegmentCollector
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
-from onpolicy_flows.common.seeding import configure_tensorflow_threads, rank_seed, \
-    resumed_seed, seed_everything
+from onpolicy_flows.common.seeding import (
+    configure_tensorflow_threads,
+    env_seed,
+    rank_seed,
+    resumed_seed,
+    seed_everything,
+)
 from onpolicy_flows.common.training import train
 from onpolicy_flows.common.value_function import ValueFunction
 from onpolicy_flows.policies import make_policy
 from onpolicy_flows.policies.base import CompiledActor
 from onpolicy_flows.trpo_mpi.config import TRPOConfig
-from onpolicy_flows.trpo_mpi.policy_step import PolicyBatch, StepSettings, TRPOObjective, \
-    trpo_step
+from onpolicy_flows.trpo_mpi.policy_step import (
+    PolicyBatch,
+    StepSettings,
+    TRPOObjective,
+    trpo_step,
+)
 
 EPISODE_WINDOW = 40  # EpRewMean / EpLenMean average the last 40 episodes of all ranks
 SYNC_CHECK_EVERY = 20  # iterations between checks that all ranks hold the same parameters
@@ -40,14 +49,14 @@ class TRPOLearner:
     per iteration."""
 
     def __init__(self, config: TRPOConfig, run_dir: Optional[str], env=None):
-        """`env` replaces the monitored training env (e.g. one that renders, for replays)."""
+        """`env` replaces the monitored training envs (e.g. one that renders, for replays)."""
         configure_tensorflow_threads(1)
         self.config = config
         self.rank = mpi.rank()
         self.seed = rank_seed(config.seed, self.rank)
         seed_everything(self.seed)
-        monitor = f"{run_dir}/monitor.{self.rank}.csv" if run_dir else None
-        self.env = env or make_env(config.env, self.seed, monitor)
+        self.envs = [env] if env is not None else make_rank_envs(config, self.rank, run_dir)
+        self.env = self.envs[0]
         obs_dim, act_dim = space_dims(self.env)
         self.obs_normalizer = RunningMeanStd(obs_dim)
         # Same initial weights on every rank (seeded by the base seed), broadcast anyway.
@@ -61,10 +70,12 @@ class TRPOLearner:
         self.vf_optimizer = MpiAdam(self.value_function.net.trainable_variables)
         self.objective = TRPOObjective(self.policy, self.old_policy, config.entcoeff)
         self.step_settings = StepSettings(config.max_kl, config.cg_iters, config.cg_damping,
-                                          config.fvp_subsample, config.max_backtracks)
+                                          config.fvp_subsample, config.max_backtracks,
+                                          config.fisher)
         self.minibatch_rng = np.random.default_rng(self.seed)
-        self.collector = SegmentCollector(self.env, CompiledActor(self.policy),
-                                          config.timesteps_per_batch)
+        self.collector = SegmentCollector(
+            self.envs, CompiledActor(self.policy, batch_size=len(self.envs)),
+            config.timesteps_per_batch // len(self.envs))
         self.logger = Logger(run_dir, enabled=mpi.is_root())
         self.progress = Progress(window=EPISODE_WINDOW)
         self._sync_parameters()
@@ -91,11 +102,12 @@ class TRPOLearner:
         """One TRPO iteration: collect, estimate advantages, normalise, step, fit, log."""
         segment = self.collector.collect()
         values, returns, advantages = self._estimate_advantages(segment)
-        self.obs_normalizer.update(segment.observations)
-        batch = PolicyBatch(segment.observations, segment.actions,
+        observations = Segment.flat(segment.observations)  # [T, obs_dim]
+        self.obs_normalizer.update(observations)
+        batch = PolicyBatch(observations, Segment.flat(segment.actions),
                             _standardise(advantages).astype(np.float32))
         step_stats = trpo_step(self.objective, batch, self.step_settings, self.logger.log)
-        self.value_function.fit(self.vf_optimizer, segment.observations, returns,
+        self.value_function.fit(self.vf_optimizer, observations, returns,
                                 self.config.vf_iters, self.config.vf_batch_size,
                                 self.config.vf_stepsize, self.minibatch_rng)
         if int(self.progress.iteration) % SYNC_CHECK_EVERY == 0:
@@ -104,14 +116,18 @@ class TRPOLearner:
         return self._log(segment, step_stats, explained_variance(values, returns))
 
     def _estimate_advantages(self, segment: Segment):
-        """Values before the update [T], TD(lambda) returns [T], GAE advantages [T]."""
-        horizon = len(segment.rewards)
-        both = np.concatenate([segment.observations, segment.next_observations])
+        """Values before the update [T], TD(lambda) returns [T], GAE advantages [T] (flat,
+        environment-major; GAE runs along each environment's own steps)."""
+        both = np.concatenate([Segment.flat(segment.observations),
+                               Segment.flat(segment.next_observations)])
         all_values = self.value_function.predict(both).numpy().astype(np.float64)
-        values, next_values = all_values[:horizon], all_values[horizon:]
-        advantages = gae(segment.rewards, values, next_values, segment.terminated,
+        values, next_values = all_values.reshape(2, *segment.rewards.shape)  # [N, S] each
+        terminated = segment.terminated if self.config.bootstrap_truncation \
+            else segment.episode_ends
+        advantages = gae(segment.rewards, values, next_values, terminated,
                          segment.episode_ends, self.config.gamma, self.config.lam)
-        return values, advantages + values, advantages
+        return (Segment.flat(values), Segment.flat(advantages + values),
+                Segment.flat(advantages))
 
     def _log(self, segment: Segment, step_stats, ev_before: float):
         episodes = mpi.allgather((segment.episode_lengths, segment.episode_returns))
@@ -119,7 +135,7 @@ class TRPOLearner:
         returns = [ret for _, rank_returns in episodes for ret in rank_returns]
         progress = self.progress
         progress.add_episodes(returns, lengths)
-        progress.finish_iteration(len(segment.rewards) * mpi.world_size())
+        progress.finish_iteration(segment.num_steps * mpi.world_size())
         for name, value in step_stats.items():
             self.logger.record(name, value)
         self.logger.record("ev_tdlam_before", ev_before)
@@ -138,7 +154,8 @@ class TRPOLearner:
         self.vf_optimizer.sync()
 
     def close(self):
-        self.env.close()
+        for env in self.envs:
+            env.close()
         self.logger.close()
 
 
@@ -148,6 +165,18 @@ def learn(config: TRPOConfig, run_dir: Optional[str] = None,
     run_dir=None a new run directory is created under `config.logdir`; with `resume`,
     `run_dir`'s latest checkpoint is continued (see `common.training.train`)."""
     return train(TRPOLearner, config, run_dir, resume)
+
+
+def make_rank_envs(config, rank: int, run_dir: Optional[str]) -> list:
+    """This rank's `config.envs_per_rank` monitored envs. Environment i of rank r is seeded
+    by `env_seed` and writes `monitor.<r * envs_per_rank + i>.csv` (one file per env: with
+    one env per rank, `monitor.<rank>.csv` as before)."""
+    envs = []
+    for index in range(config.envs_per_rank):
+        number = rank * config.envs_per_rank + index
+        monitor = f"{run_dir}/monitor.{number}.csv" if run_dir else None
+        envs.append(make_env(config.env, env_seed(config.seed, rank, index), monitor))
+    return envs
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:
