@@ -6,7 +6,7 @@ Rebuilds the policy from RUN_DIR/config.json alone, loads a checkpoint (the late
 import argparse
 import os
 
-from onpolicy_flows.common.cli import main_guard
+from onpolicy_flows.common.cli import add_verbose_flag, main_guard
 from onpolicy_flows.common.errors import UserError
 
 
@@ -24,6 +24,7 @@ def parse_args(argv=None):
     parser.add_argument("--video", metavar="PATH.mp4", default=None,
                         help="record the episodes offscreen to this MP4")
     parser.add_argument("--render", action="store_true", help="show a window (needs a display)")
+    add_verbose_flag(parser)
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error("--episodes must be >= 1")

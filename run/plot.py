@@ -2,7 +2,7 @@
 `python -m run.plot logs/ --out plots/hopper --budget 1e6 --reference`."""
 import argparse
 
-from onpolicy_flows.common.cli import main_guard
+from onpolicy_flows.common.cli import add_verbose_flag, main_guard
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.experiments.comparison import compare_runs
 from onpolicy_flows.experiments.curves import GRID_POINTS
@@ -22,6 +22,7 @@ def main():
                         help="overlay and tabulate the published results, with their sources")
     parser.add_argument("--points", type=int, default=GRID_POINTS,
                         help="points of the common timestep grid")
+    add_verbose_flag(parser)
     args = parser.parse_args()
     if args.points < 1:
         raise UserError("--points must be >= 1")

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from onpolicy_flows.common.cli import main_guard
+from onpolicy_flows.common.cli import add_verbose_flag, main_guard
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.experiments import sweep, sweep_figures
 
@@ -37,6 +37,7 @@ def parse_args():
                         help="command prefix for each run, e.g. 'srun -n 1' or 'mpirun -np 4'")
     parser.add_argument("--out", default=None,
                         help="figure path without extension (default: <sweep-dir>/figure)")
+    add_verbose_flag(parser)
     return parser.parse_args()
 
 

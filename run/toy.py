@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from onpolicy_flows.common.cli import main_guard
+from onpolicy_flows.common.cli import add_verbose_flag, main_guard
 from onpolicy_flows.common.seeding import configure_tensorflow_threads
 from onpolicy_flows.experiments import bandits, kl_ball
 
@@ -48,6 +48,7 @@ def main():
     parser.add_argument("--init-noise", type=float, default=kl_ball.INIT_NOISE,
                         help="kl_ball: std of the noise added to every initial weight")
     parser.add_argument("--out-dir", default="plots/toy", help="where the PNG goes")
+    add_verbose_flag(parser)
     args = parser.parse_args()
     configure_tensorflow_threads(1)
     out_prefix = os.path.join(args.out_dir, args.figure)

@@ -6,7 +6,7 @@ Replays each run's latest checkpoint (with sampling noise) and draws the centre-
 import argparse
 import os
 
-from onpolicy_flows.common.cli import main_guard
+from onpolicy_flows.common.cli import add_verbose_flag, main_guard
 from onpolicy_flows.common.errors import UserError
 
 
@@ -18,6 +18,7 @@ def main(argv=None):
     parser.add_argument("--max-steps", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="com_trajectories.png", help="PNG (an SVG beside it)")
+    add_verbose_flag(parser)
     args = parser.parse_args(argv)
     if args.episodes < 1 or args.max_steps < 1:
         raise UserError("--episodes and --max-steps must be >= 1")

@@ -21,12 +21,16 @@ from onpolicy_flows.acktr.rollout import Episode, EpisodeCollector, EvaluationAc
 from onpolicy_flows.acktr.value_function import KFACValueFunction, value_features
 from onpolicy_flows.common import mpi
 from onpolicy_flows.common.advantages import explained_variance, gae
+from onpolicy_flows.common.compiled import compiled
 from onpolicy_flows.common.envs import make_env, space_dims
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.common.logger import Logger
 from onpolicy_flows.common.progress import Progress
-from onpolicy_flows.common.seeding import configure_tensorflow_threads, resumed_seed, \
-    seed_everything
+from onpolicy_flows.common.seeding import (
+    configure_tensorflow_threads,
+    resumed_seed,
+    seed_everything,
+)
 from onpolicy_flows.common.training import train
 from onpolicy_flows.common.zfilter import ZFilter
 from onpolicy_flows.policies import make_policy
@@ -46,10 +50,10 @@ class PolicyUpdate(tf.Module):
         batch = [tf.TensorSpec([None, policy.obs_dim], tf.float32),
                  tf.TensorSpec([None, policy.act_dim], tf.float32),
                  tf.TensorSpec([None], tf.float32)]
-        self.step = tf.function(self._step, input_signature=batch)
+        self.step = compiled(self._step, input_signature=batch)
         pairs = tf.TensorSpec([None, policy.obs_dim], tf.float32)
-        self.sample = tf.function(lambda obs: policy.sample(obs)[0], input_signature=[pairs])
-        self.statistics = tf.function(self._statistics, input_signature=batch[:2])
+        self.sample = compiled(lambda obs: policy.sample(obs)[0], input_signature=[pairs])
+        self.statistics = compiled(self._statistics, input_signature=batch[:2])
 
     def _losses(self, observations, actions, advantages):
         """(loss, sampled_loss): the policy-gradient loss, and -mean log pi at the policy's

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from onpolicy_flows.acktr.kfac import KFACOptimizer, dense_layers
+from onpolicy_flows.common.compiled import compiled
 from onpolicy_flows.common.networks import MLP, normc
 
 TIME_FEATURE_SCALE = 10.0  # the step index enters the features divided by 10
@@ -42,8 +43,8 @@ class KFACValueFunction(tf.Module):
         self.optimizer = KFACOptimizer(dense_layers(self.net), self.net.trainable_variables,
                                        name="vf_kfac", **optimizer_settings)
         features = tf.TensorSpec([None, feature_dim], tf.float32)
-        self.predict = tf.function(self._predict, input_signature=[features])
-        self.update = tf.function(
+        self.predict = compiled(self._predict, input_signature=[features])
+        self.update = compiled(
             self._update, input_signature=[features, tf.TensorSpec([None], tf.float32)])
 
     def _predict(self, features):

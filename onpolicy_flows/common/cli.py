@@ -8,8 +8,15 @@ from onpolicy_flows.common import config as config_lib
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.common.run_dir import load_config
 
-
 RESUMABLE_OVERRIDES = ("num_timesteps",)  # settings a resumed run may change
+
+
+def add_verbose_flag(parser: argparse.ArgumentParser) -> None:
+    """`--verbose`: TensorFlow's start-up and C++ log lines are shown (read by
+    `common.quiet` before TensorFlow loads; here so that every command accepts it)."""
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up and C++ log lines "
+                             "(also: ONPOLICY_FLOWS_VERBOSE=1)")
 
 
 def train_from_command_line(config_cls: Type, learn: Callable, description: str,
@@ -19,6 +26,7 @@ def train_from_command_line(config_cls: Type, learn: Callable, description: str,
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     config_lib.add_arguments(parser, config_cls)
+    add_verbose_flag(parser)
     parser.add_argument("--resume", metavar="RUN_DIR", default=None,
                         help="continue RUN_DIR from its latest checkpoint, with its saved "
                              "config.json")
@@ -27,7 +35,7 @@ def train_from_command_line(config_cls: Type, learn: Callable, description: str,
         learn(config_lib.from_args(config_cls, args))
         return
     given = _explicit_flags(config_cls, argv)
-    refused = sorted(set(given) - set(RESUMABLE_OVERRIDES) - {"resume"})
+    refused = sorted(set(given) - set(RESUMABLE_OVERRIDES) - {"resume", "verbose"})
     if refused:
         flags = ", ".join("--" + name.replace("_", "-") for name in refused)
         raise UserError(f"--resume uses the run's saved config.json; {flags} cannot change "
@@ -42,6 +50,7 @@ def _explicit_flags(config_cls: Type, argv) -> list:
     parser = argparse.ArgumentParser(argument_default=argparse.SUPPRESS, add_help=False)
     config_lib.add_arguments(parser, config_cls, with_defaults=False)
     parser.add_argument("--resume")
+    parser.add_argument("--verbose", action="store_true")
     return list(vars(parser.parse_known_args(argv)[0]))
 
 

@@ -4,6 +4,8 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
+from onpolicy_flows.common.compiled import compiled
+
 
 def flatten(tensors: Sequence[tf.Tensor]) -> tf.Tensor:
     """Concatenates tensors of any shapes into one vector [total_size]."""
@@ -17,8 +19,8 @@ class FlatParameters:
         self.variables = list(variables)
         self.shapes = [v.shape for v in self.variables]
         self.size = int(sum(np.prod(shape) for shape in self.shapes))
-        self._get = tf.function(lambda: flatten(self.variables))
-        self._set = tf.function(self._assign,
+        self._get = compiled(lambda: flatten(self.variables))
+        self._set = compiled(self._assign,
                                 input_signature=[tf.TensorSpec([self.size], tf.float32)])
 
     def _assign(self, flat):

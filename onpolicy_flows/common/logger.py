@@ -4,7 +4,7 @@ import csv
 import math
 import os
 import sys
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 import tensorflow as tf
 
@@ -20,6 +20,7 @@ class Logger:
         self.enabled = enabled
         self.stdout = stdout
         self.values: Dict[str, float] = {}
+        self.display_rows: Dict[str, Callable[[], str]] = {}
         self.csv_path = os.path.join(run_dir, "progress.csv") if run_dir and enabled else None
         self.keys = self._existing_keys()
         self.summary_writer = None
@@ -28,6 +29,10 @@ class Logger:
 
     def record(self, key: str, value) -> None:
         self.values[key] = float(value)
+
+    def add_display_row(self, key: str, text: Callable[[], str]) -> None:
+        """A row of the printed table only (not progress.csv): `text()` at every dump."""
+        self.display_rows[key] = text
 
     def dump(self, step: int) -> Dict[str, float]:
         """Writes and clears the recorded values; returns them."""
@@ -95,6 +100,7 @@ class Logger:
 
     def _print_table(self, values):
         rows = [(key, _format(value)) for key, value in values.items()]
+        rows += [(key, text()) for key, text in self.display_rows.items()]
         key_width = max(len(key) for key, _ in rows)
         value_width = max(len(text) for _, text in rows)
         rule = "-" * (key_width + value_width + 7)

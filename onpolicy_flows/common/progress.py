@@ -1,9 +1,25 @@
 """A run's counters as variables, so that checkpoints carry them and a resumed run continues
 counting where it stopped."""
+import collections
 import time
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
+
+RATE_WINDOW = 10  # iterations whose speed estimates the time left
+
+
+def format_duration(seconds: Optional[float]) -> str:
+    """'1h02m', '3m05s', '42s'; '?' for None."""
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
 class Progress(tf.Module):
@@ -22,18 +38,38 @@ class Progress(tf.Module):
         self.elapsed_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False,
                                            name="elapsed_seconds")
         self._last_tick = time.time()
+        self._recent_rates = collections.deque(maxlen=RATE_WINDOW)  # seconds per env step
+        self._session_iterations = 0  # since start_clock
 
-    def start_clock(self) -> None:
-        """Starts timing from now (at the start of training and after a restore)."""
-        self._last_tick = time.time()
+    def start_clock(self, since: Optional[float] = None) -> None:
+        """Starts timing from `since` (a time.time(); default now): at the start of training
+        and after a restore, so that the first iteration's time includes building the
+        learner (tracing and compiling its functions)."""
+        self._last_tick = time.time() if since is None else since
+        self._recent_rates.clear()
+        self._session_iterations = 0
 
     def finish_iteration(self, timesteps: int) -> None:
         """Counts one iteration of `timesteps` env steps (all ranks) and its wall-clock time."""
         now = time.time()
-        self.elapsed_seconds.assign_add(now - self._last_tick)
+        seconds = now - self._last_tick
+        self.elapsed_seconds.assign_add(seconds)
         self._last_tick = now
         self.iteration.assign_add(1)
         self.timesteps.assign_add(timesteps)
+        self._recent_rates.append(seconds / max(timesteps, 1))
+        self._session_iterations += 1
+
+    def seconds_left(self, total_timesteps: int) -> Optional[float]:
+        """Estimated wall-clock seconds until `total_timesteps`, from the time per step of
+        the last iterations (not the first one since the clock started, which includes
+        tracing and compilation); None before a second iteration."""
+        rates = list(self._recent_rates)
+        if self._session_iterations == len(rates):  # the first one is still in the window
+            rates = rates[1:]
+        if not rates:
+            return None
+        return max(total_timesteps - int(self.timesteps), 0) * float(np.mean(rates))
 
     def add_episodes(self, returns, lengths) -> None:
         """Counts finished episodes and keeps the last `window` of them."""

@@ -7,6 +7,7 @@ A learner offers `config` (with `env`, `num_timesteps`, `save_every`, `logdir`, 
 """
 import os
 import signal
+import time
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
@@ -15,6 +16,7 @@ from onpolicy_flows.common import mpi
 from onpolicy_flows.common.checkpoints import RunCheckpoints, find_checkpoint
 from onpolicy_flows.common.config import save_json
 from onpolicy_flows.common.envs import make_env
+from onpolicy_flows.common.progress import format_duration
 from onpolicy_flows.common.run_dir import CONFIG_FILE, create_run_dir
 
 
@@ -27,6 +29,7 @@ def train(make_learner: Callable, config, run_dir: Optional[str] = None,
     latest checkpoint (counters, normaliser, optimiser state), and progress.csv rows logged
     after that checkpoint are dropped before new ones are appended.
     """
+    started = time.time()
     if resume:
         checkpoint = find_checkpoint(run_dir)
         if mpi.is_root():  # keep config.json true to what this run now does
@@ -44,14 +47,17 @@ def train(make_learner: Callable, config, run_dir: Optional[str] = None,
             learner.logger.log(f"resumed {run_dir} at iteration "
                                f"{int(learner.progress.iteration)}, "
                                f"{int(learner.progress.timesteps)} timesteps")
-        return _loop(learner, checkpoints, run_dir)
+        return _loop(learner, checkpoints, run_dir, started)
     finally:
         learner.close()
 
 
-def _loop(learner, checkpoints: RunCheckpoints, run_dir: str) -> List[Dict[str, float]]:
+def _loop(learner, checkpoints: RunCheckpoints, run_dir: str,
+          started: float) -> List[Dict[str, float]]:
     history = []
-    learner.progress.start_clock()
+    learner.progress.start_clock(since=started)
+    learner.logger.add_display_row("TimeLeft", lambda: format_duration(
+        learner.progress.seconds_left(learner.config.num_timesteps)))
     with _StopRequest() as stop:
         while int(learner.progress.timesteps) < learner.config.num_timesteps:
             history.append(learner.iterate())

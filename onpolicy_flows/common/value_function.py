@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from onpolicy_flows.common.compiled import compiled
 from onpolicy_flows.common.flat_params import flatten
 from onpolicy_flows.common.minibatches import minibatch_indices
 from onpolicy_flows.common.mpi_adam import MpiAdam
@@ -23,7 +24,7 @@ class ValueFunction(tf.Module):
         self.net = MLP(obs_dim, hidden_sizes, 1, tf.tanh, np.random.default_rng(seed),
                        hidden_init=normc(1.0), output_init=normc(1.0))
         observations = tf.TensorSpec([None, obs_dim], tf.float32)
-        self.predict = tf.function(self._predict, input_signature=[observations])
+        self.predict = compiled(self._predict, input_signature=[observations])
         self._fit_minibatches = None  # compiled on the first fit, for its optimizer
 
     def _predict(self, observations):
@@ -44,7 +45,7 @@ class ValueFunction(tf.Module):
         gradients averaged over ranks, so every rank must hold the same number of rows. All
         minibatch steps run inside one compiled call."""
         if self._fit_minibatches is None:
-            self._fit_minibatches = tf.function(functools.partial(self._fit, optimizer))
+            self._fit_minibatches = compiled(functools.partial(self._fit, optimizer))
         batches = np.stack([rows for _ in range(epochs)
                             for rows in minibatch_indices(len(returns), batch_size, rng)])
         self._fit_minibatches(tf.constant(observations, tf.float32),
@@ -54,7 +55,11 @@ class ValueFunction(tf.Module):
 
     def _fit(self, optimizer, observations, returns, batches, stepsize):
         """batches [num_minibatches, batch_size] row indices."""
-        for rows in batches:
-            gradient = self.loss_gradient(tf.gather(observations, rows),
-                                          tf.gather(returns, rows))
-            optimizer.update(gradient, stepsize)
+        def minibatch_step(index):
+            rows = batches[index]
+            optimizer.update(self.loss_gradient(tf.gather(observations, rows),
+                                                tf.gather(returns, rows)), stepsize)
+            return index + 1
+
+        tf.while_loop(lambda index: index < tf.shape(batches)[0], minibatch_step,
+                      [tf.constant(0)])

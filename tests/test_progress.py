@@ -1,0 +1,33 @@
+"""Run counters and the estimate of the time left."""
+import pytest
+
+from onpolicy_flows.common import progress as progress_module
+from onpolicy_flows.common.progress import Progress, format_duration
+
+
+def test_time_left_comes_from_recent_iterations_and_skips_the_first(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(progress_module.time, "time", lambda: clock[0])
+    progress = Progress()
+    progress.start_clock()
+    clock[0] += 30.0  # a slow first iteration (tracing and compilation)
+    progress.finish_iteration(1000)
+    assert progress.seconds_left(10_000) is None
+    for _ in range(3):
+        clock[0] += 2.0  # then 2 s per 1000 steps
+        progress.finish_iteration(1000)
+    assert int(progress.timesteps) == 4000
+    assert float(progress.elapsed_seconds) == pytest.approx(36.0)
+    assert progress.seconds_left(10_000) == pytest.approx(12.0)
+    assert progress.seconds_left(3000) == 0
+    for _ in range(7):  # the window now holds 10 iterations, the first one among them
+        clock[0] += 2.0
+        progress.finish_iteration(1000)
+    assert progress.seconds_left(12_000) == pytest.approx(2.0)
+
+
+def test_durations_read_as_hours_minutes_seconds():
+    assert format_duration(None) == "?"
+    assert format_duration(42.4) == "42s"
+    assert format_duration(185) == "3m05s"
+    assert format_duration(3725) == "1h02m"
