@@ -6,8 +6,11 @@ A field's `metadata` holds its `help` text and, optionally, `choices`. Nested da
 import argparse
 import dataclasses
 import json
+import os
+import subprocess
 from typing import Any, Type, TypeVar
 
+import onpolicy_flows
 from onpolicy_flows.common.errors import UserError
 
 Config = TypeVar("Config")
@@ -61,22 +64,44 @@ def from_args(config_cls: Type[Config], args: argparse.Namespace) -> Config:
 
 
 def to_dict(config) -> dict:
-    """Every setting, plus the format version and the config's ALGORITHM (if it has one)."""
+    """Every setting, after a header: the format version, the config's ALGORITHM (if it has
+    one) and the provenance of the code (package version, git commit)."""
     header = dict(format_version=CONFIG_FORMAT_VERSION)
     if hasattr(config, "ALGORITHM"):
         header["algorithm"] = config.ALGORITHM
+    header.update(provenance())
     return dict(header, **dataclasses.asdict(config))
 
 
 def from_dict(config_cls: Type[Config], data: dict) -> Config:
     """Inverse of `to_dict`; rejects files written by a newer format than this code reads."""
-    data = dict(data)
+    data = {key: value for key, value in data.items() if key not in PROVENANCE_KEYS}
     data.pop("algorithm", None)
     version = data.pop("format_version", CONFIG_FORMAT_VERSION)
     if version > CONFIG_FORMAT_VERSION:
         raise UserError(f"config format {version} is newer than this version of onpolicy_flows "
                         f"reads ({CONFIG_FORMAT_VERSION}); upgrade the package")
     return _build(config_cls, data)
+
+
+PROVENANCE_KEYS = ("package_version", "git_commit")
+
+
+def provenance() -> dict:
+    """The onpolicy_flows version, and the git commit of its source tree (suffixed "+dirty"
+    when that tree has uncommitted changes; None outside a git checkout)."""
+    source = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    commit = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        changes = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                 cwd=source, capture_output=True, text=True, timeout=10,
+                                 check=True).stdout.strip()
+        commit += "+dirty" if changes else ""
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return dict(package_version=onpolicy_flows.__version__, git_commit=commit)
 
 
 def save_json(config, path: str) -> None:

@@ -1,0 +1,24 @@
+"""config.json: every setting round-trips, and the file says which code wrote it."""
+import json
+import subprocess
+
+from conftest import REPO_ROOT
+from onpolicy_flows import __version__
+from onpolicy_flows.common.config import from_dict, to_dict
+from onpolicy_flows.common.run_dir import create_run_dir
+from onpolicy_flows.policies import PolicyConfig
+from onpolicy_flows.trpo_mpi import TRPOConfig
+
+
+def test_config_json_round_trips_and_records_the_code_that_ran(tmp_path):
+    config = TRPOConfig(env="Pendulum-v1", envs_per_rank=2, fisher="score",
+                        policy=PolicyConfig(policy="gmm", num_components=5))
+    run_dir = create_run_dir(str(tmp_path), config.run_name, config)
+    with open(f"{run_dir}/config.json") as file:
+        saved = json.load(file)
+    assert saved["algorithm"] == "trpo" and saved["package_version"] == __version__
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                          text=True).stdout.strip()
+    assert saved["git_commit"].split("+")[0] == head
+    assert from_dict(TRPOConfig, saved) == config
+    assert to_dict(config)["policy"] == dict(saved["policy"])
