@@ -28,7 +28,7 @@ variance ~3.5x, by stretching along one axis); at H = -1 the two are alike. The 
 of the samples lie (around the origin for (a, b), around the samples' mean for (c)).
 """
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -48,6 +48,10 @@ INIT_NOISE = 0.1
 KL_FIT_LEARNING_RATE = 2e-2
 KL_FIT_MAX_STEPS = 3000
 COMPARED = ("gaussian", "flow")
+SPREAD_STATISTICS = ("total_variance", "radius_95", "radius_99")
+WIDER_RATIO = 1.1
+RATIO_QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
+SPREAD_RATIOS_FILE = "fig1_kl_ball/spread_ratios.json"  # under the results folder
 
 
 @dataclass(frozen=True)
@@ -100,11 +104,47 @@ def kl_ball(seed: int = 0, init_noise: float = INIT_NOISE
     """Figure 1 (a, b): (reference samples, NUM_STATISTIC_SAMPLES samples of each fitted
     distribution, policies by class)."""
     points = reference_samples(seed)
-    fitted = {kind: fit_to_kl_boundary(kind, points, seed, init_noise) for kind in COMPARED}
+    result, policies = fit_both_on_boundary(points, seed, init_noise)
+    return points, result, policies
+
+
+def fit_both_on_boundary(points: np.ndarray, init_seed: int, init_noise: float = INIT_NOISE
+                         ) -> Tuple[FittedSamples, dict]:
+    """Each compared class, initialised from `init_seed`, fitted onto the boundary of the KL
+    ball around `points` [n, 2]: (NUM_STATISTIC_SAMPLES samples of each, policies by class)."""
+    fitted = {kind: fit_to_kl_boundary(kind, points, init_seed, init_noise)
+              for kind in COMPARED}
     result = FittedSamples({kind: toy_fitting.samples(policy, NUM_STATISTIC_SAMPLES)
                             for kind, (policy, _) in fitted.items()},
                            {kind: kl for kind, (_, kl) in fitted.items()})
-    return points, result, {kind: policy for kind, (policy, _) in fitted.items()}
+    return result, {kind: policy for kind, (policy, _) in fitted.items()}
+
+
+def spread_ratios_over_inits(reference_seed: int, init_seeds: Sequence[int],
+                             init_noise: float = INIT_NOISE) -> List[dict]:
+    """Figure 1 (a, b) repeated from several random initialisations around ONE set of
+    reference samples (drawn with `reference_seed`): per init seed, the final KL of each
+    class and the flow/Gaussian spread ratios around the origin (`spread_ratios`)."""
+    points = reference_samples(reference_seed)
+    inits = []
+    for init_seed in init_seeds:
+        result, _ = fit_both_on_boundary(points, init_seed, init_noise)
+        inits.append(dict(init_seed=int(init_seed), kl=result.achieved,
+                          ratios=spread_ratios(result, centre=np.zeros(2))))
+    return inits
+
+
+def ratio_distribution(inits: Sequence[dict]) -> Dict[str, dict]:
+    """Per spread statistic, over the inits of `spread_ratios_over_inits`: the number of
+    inits, the ratios' quantiles RATIO_QUANTILES, and how many ratios exceed 1 (flow wider)."""
+    distribution = {}
+    for statistic in SPREAD_STATISTICS:
+        ratios = np.array([init["ratios"][statistic] for init in inits])
+        distribution[statistic] = dict(
+            count=len(ratios), exceed_one=int(np.sum(ratios > 1.0)),
+            quantiles={f"{level:g}": float(np.quantile(ratios, level))
+                       for level in RATIO_QUANTILES})
+    return distribution
 
 
 def equal_entropy(seed: int = 0) -> Dict[float, FittedSamples]:
@@ -131,17 +171,23 @@ def spread_lines(result: FittedSamples, quantity: str,
         for kind, samples in result.samples.items())
 
 
-def spread_ratio_line(result: FittedSamples, centre: np.ndarray) -> str:
-    """Flow over Gaussian for each spread statistic (> 1: the flow is wider); the flow is
-    called wider when every ratio exceeds 1.1."""
+def spread_ratios(result: FittedSamples, centre: np.ndarray) -> Dict[str, float]:
+    """Flow over Gaussian for each of SPREAD_STATISTICS of the samples around `centre` [2]
+    (> 1: the flow is wider)."""
     flow, gaussian = result.samples["flow"], result.samples["gaussian"]
-    ratios = (total_variance(flow) / total_variance(gaussian),
-              radius(flow, centre) / radius(gaussian, centre),
-              radius(flow, centre, 0.99) / radius(gaussian, centre, 0.99))
-    verdict = "wider" if min(ratios) > 1.1 else "NOT clearly wider"
-    return (f"  flow / gaussian: total variance {ratios[0]:.2f}, radius 95% {ratios[1]:.2f}, "
-            f"99% {ratios[2]:.2f}: the flow is {verdict} than the Gaussian "
-            f"(paper: much wider)")
+    return dict(total_variance=total_variance(flow) / total_variance(gaussian),
+                radius_95=radius(flow, centre) / radius(gaussian, centre),
+                radius_99=radius(flow, centre, 0.99) / radius(gaussian, centre, 0.99))
+
+
+def spread_ratio_line(result: FittedSamples, centre: np.ndarray) -> str:
+    """The spread ratios in words; the flow is called wider when every ratio exceeds
+    WIDER_RATIO."""
+    ratios = spread_ratios(result, centre)
+    verdict = "wider" if min(ratios.values()) > WIDER_RATIO else "NOT clearly wider"
+    return (f"  flow / gaussian: total variance {ratios['total_variance']:.2f}, radius 95% "
+            f"{ratios['radius_95']:.2f}, 99% {ratios['radius_99']:.2f}: the flow is {verdict} "
+            f"than the Gaussian (paper: much wider)")
 
 
 def draw_kl_ball(points: np.ndarray, result: FittedSamples, policies: dict, out_prefix: str):
