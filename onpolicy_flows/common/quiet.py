@@ -1,12 +1,16 @@
-"""Keeping TensorFlow's start-up chatter (oneDNN, CUDA stubs, absl) out of the terminal.
+"""Keeping libraries' start-up chatter (TensorFlow's oneDNN, CUDA stubs and absl lines;
+pybullet's build and connection lines) out of the terminal and the logs.
 
-TensorFlow's C++ side prints several lines at import, before its own log level applies, so
-they are hidden by pointing the process's stderr at /dev/null while it is imported. Set
-ONPOLICY_FLOWS_VERBOSE=1 (or pass `--verbose` to the training commands) to see them.
+These lines come from C and C++ code, which writes to the process's file descriptors 1 and 2
+directly, so Python's `sys.stdout` cannot catch them: the descriptors themselves are pointed
+at /dev/null while the noisy call runs. Set ONPOLICY_FLOWS_VERBOSE=1 (or pass `--verbose` to
+the training commands) to see them.
 """
 import contextlib
+import ctypes
 import os
 import sys
+from typing import Iterator, Sequence
 
 VERBOSE_VARIABLE = "ONPOLICY_FLOWS_VERBOSE"
 
@@ -23,19 +27,46 @@ def import_tensorflow_quietly() -> None:
     if verbose_requested() or "tensorflow" in sys.modules:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with _stderr_silenced():
+    with descriptors_silenced([2]):
         import tensorflow  # noqa: F401
         import tensorflow_probability  # noqa: F401
 
 
 @contextlib.contextmanager
-def _stderr_silenced():
+def console_silenced() -> Iterator[None]:
+    """Runs its block with stdout and stderr (descriptors 1 and 2) silenced, unless verbose
+    output was asked for. Python's own warnings and errors raised in the block are silenced
+    too, so keep the block to the noisy library call."""
+    if verbose_requested():
+        yield
+        return
+    with descriptors_silenced([1, 2]):
+        yield
+
+
+@contextlib.contextmanager
+def descriptors_silenced(descriptors: Sequence[int]) -> Iterator[None]:
+    """Points `descriptors` at /dev/null for the block. C's stdio buffers are flushed before
+    they are restored, so text a library printed into them (buffered when the output is a
+    pipe or a file) is dropped rather than written later."""
+    sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved = [os.dup(descriptor) for descriptor in descriptors]
     try:
         with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
+            for descriptor in descriptors:
+                os.dup2(devnull.fileno(), descriptor)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        _flush_c_streams()
+        for descriptor, copy in zip(descriptors, saved):
+            os.dup2(copy, descriptor)
+            os.close(copy)
+
+
+def _flush_c_streams() -> None:
+    """fflush(NULL): writes out every C stdio buffer of the process."""
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):  # no C library to ask (not the case on Linux, macOS)
+        pass
