@@ -1,7 +1,8 @@
 """Frozen dataclasses as the single source of hyperparameters, their flags and config.json.
 
 A field's `metadata` holds its `help` text and, optionally, `choices`. Nested dataclass fields
-(the policy's settings) become flags of their own, without a prefix.
+(the policy's settings) become flags of their own, without a prefix. Dict fields (e.g. the
+env's keyword arguments) take a JSON object on the command line and are saved as one.
 """
 import argparse
 import dataclasses
@@ -19,8 +20,12 @@ CONFIG_FORMAT_VERSION = 1
 
 
 def option(default, help: str, **extra) -> Any:
-    """A dataclass field with its help text (and e.g. `choices`) for the command line."""
-    return dataclasses.field(default=default, metadata=dict(help=help, **extra))
+    """A dataclass field with its help text (and e.g. `choices`) for the command line. A dict
+    default is copied for every instance."""
+    metadata = dict(help=help, **extra)
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=lambda: dict(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def add_arguments(parser: argparse.ArgumentParser, config_cls: Type,
@@ -46,6 +51,8 @@ def _add_fields(parser, defaults, with_defaults: bool) -> None:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif isinstance(default, tuple):
             kwargs.update(nargs="+", type=type(default[0]))
+        elif isinstance(default, dict):
+            kwargs.update(type=_json_object_parser(flag), metavar="JSON")
         elif default is not None:
             kwargs["type"] = _number_or_str(type(default))
         parser.add_argument(flag, **kwargs)
@@ -122,6 +129,8 @@ def _build(config_cls, data):
             value = _build(_nested_type(field), value)
         elif isinstance(field.default, tuple):
             value = tuple(value)
+        elif _is_dict(field) and not isinstance(value, dict):
+            raise UserError(f"config setting {name} must be a JSON object, not {value!r}")
         values[name] = value
     return config_cls(**values)
 
@@ -132,8 +141,27 @@ def _is_nested(field) -> bool:
         field.default_factory())
 
 
+def _is_dict(field) -> bool:
+    return field.default_factory is not dataclasses.MISSING and isinstance(
+        field.default_factory(), dict)
+
+
 def _nested_type(field):
     return type(field.default_factory())
+
+
+def _json_object_parser(flag: str):
+    """argparse type for dict fields: a JSON object; anything else is a one-line UserError."""
+    def parse(text):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise UserError(f"{flag} is not valid JSON ({error}): {text}") from None
+        if not isinstance(value, dict):
+            raise UserError(f"{flag} must be a JSON object such as '{{\"name\": 0.1}}', "
+                            f"not {text}")
+        return value
+    return parse
 
 
 def _number_or_str(kind):
