@@ -1,7 +1,7 @@
 """Reading run directories: config.json and progress.csv of one training run.
 
 A run directory is any directory holding both files (what `run.trpo` writes, and ACKTR's
-runs likewise). The algorithm is read from config.json: an explicit "algorithm" key if one is
+runs likewise); progress.csv may be gzipped (progress.csv.gz, as in harvested results). The algorithm is read from config.json: an explicit "algorithm" key if one is
 ever written, else "acktr" when the config has ACKTR's "desired_kl" setting, else "trpo".
 The config, not the directory name, decides, so renamed or copied directories group correctly.
 """
@@ -17,10 +17,15 @@ import numpy as np
 from onpolicy_flows.common.envs import RETIRED_IDS
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.common.run_dir import CONFIG_FILE
+from onpolicy_flows.experiments.compressed import open_text, stored_path
 
 PROGRESS_FILE = "progress.csv"
 RETURN_KEY = "EpRewMean"
 TIMESTEP_KEY = "TimestepsSoFar"
+ELAPSED_KEY = "TimeElapsed"
+# The state file that tf.train.CheckpointManager keeps in common.checkpoints' subfolder; it
+# exists once a checkpoint has been completely written (read here without importing TF).
+CHECKPOINT_STATE = os.path.join("checkpoints", "checkpoint")
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,22 @@ def policy_label(policy_config: dict) -> str:
 
 
 def is_run_dir(path: str) -> bool:
-    return all(os.path.isfile(os.path.join(path, name)) for name in (CONFIG_FILE, PROGRESS_FILE))
+    return (os.path.isfile(os.path.join(path, CONFIG_FILE)) and
+            stored_path(os.path.join(path, PROGRESS_FILE)) is not None)
+
+
+def run_dirs_in(parent: str) -> List[str]:
+    """The direct subdirectories of `parent` holding a config.json (run directories, started
+    or not yet logging), sorted; [] if `parent` does not exist."""
+    if not os.path.isdir(parent):
+        return []
+    children = (os.path.join(parent, name) for name in sorted(os.listdir(parent)))
+    return [child for child in children if os.path.isfile(os.path.join(child, CONFIG_FILE))]
+
+
+def has_checkpoint(path: str) -> bool:
+    """True when run directory `path` holds a completely written checkpoint to resume from."""
+    return os.path.isfile(os.path.join(path, CHECKPOINT_STATE))
 
 
 def find_run_dirs(paths: Iterable[str]) -> List[str]:
@@ -91,9 +111,11 @@ def _run_dirs_under(path: str) -> List[str]:
 
 
 def read_progress(path: str) -> Dict[str, np.ndarray]:
-    """progress.csv of run directory `path` as column name -> float array [rows]; empty cells
-    are NaN."""
-    with open(os.path.join(path, PROGRESS_FILE), newline="") as file:
+    """progress.csv (or .csv.gz) of run directory `path` as column name -> float array [rows];
+    empty cells are NaN; {} if the run has not logged yet."""
+    if stored_path(os.path.join(path, PROGRESS_FILE)) is None:
+        return {}
+    with open_text(os.path.join(path, PROGRESS_FILE)) as file:
         rows = list(csv.DictReader(file))
     keys = rows[0].keys() if rows else []
     return {key: np.array([_to_float(row.get(key)) for row in rows]) for key in keys}
@@ -118,9 +140,14 @@ def load_run(path: str) -> Run:
 
 def timesteps_done(path: str) -> float:
     """The last TimestepsSoFar logged in run directory `path` (0 if none)."""
-    timesteps = read_progress(path).get(TIMESTEP_KEY, np.zeros(0))
-    timesteps = timesteps[np.isfinite(timesteps)]
-    return float(timesteps[-1]) if len(timesteps) else 0.0
+    return last_logged(read_progress(path), TIMESTEP_KEY)
+
+
+def last_logged(progress: Dict[str, np.ndarray], key: str) -> float:
+    """The last finite value of column `key` of a read progress.csv (0 if none)."""
+    values = progress.get(key, np.zeros(0))
+    values = values[np.isfinite(values)]
+    return float(values[-1]) if len(values) else 0.0
 
 
 def is_finished(path: str) -> bool:

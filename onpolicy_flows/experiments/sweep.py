@@ -15,15 +15,14 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
 from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.experiments.launching import flag_arguments, run_logged, training_command
 from onpolicy_flows.experiments.runs import find_run_dirs, is_finished
 
 SWEEP_FILE = "sweep.json"
@@ -43,23 +42,30 @@ class SweepMember:
     flags: Dict[str, object]
 
     def command(self, sweep_dir: str, launcher: Sequence[str] = ()) -> List[str]:
-        flags = [part for key, value in self.flags.items()
-                 for part in (f"--{key.replace('_', '-')}", str(value))]
-        return [*launcher, sys.executable, "-m", "run.trpo", *flags,
-                "--logdir", os.path.join(sweep_dir, self.name)]
+        return training_command("trpo", [*flag_arguments(self.flags), "--logdir",
+                                         os.path.join(sweep_dir, self.name)], launcher)
 
 
 def kl_sensitivity_members(env: str, policies: Sequence[str], num_settings: int,
                            seeds: Sequence[int], num_timesteps: int,
                            sample_seed: int = 0) -> List[SweepMember]:
     """Figure 6: `num_settings` random (max_kl, seed) pairs, each run with every policy."""
-    rng = np.random.default_rng(sample_seed)
-    max_kls = 10.0 ** rng.uniform(*LOG10_MAX_KL_RANGE, size=num_settings)
-    chosen_seeds = rng.choice(np.asarray(seeds), size=num_settings)
     return [SweepMember(f"{policy}-maxkl{max_kl:.6f}-seed{seed}", policy,
-                        dict(env=env, policy=policy, max_kl=float(f"{max_kl:.6f}"),
-                             seed=int(seed), num_timesteps=num_timesteps))
-            for max_kl, seed in zip(max_kls, chosen_seeds) for policy in policies]
+                        dict(env=env, policy=policy, max_kl=max_kl, seed=seed,
+                             num_timesteps=num_timesteps))
+            for max_kl, seed in draw_max_kl_settings(num_settings, seeds, sample_seed)
+            for policy in policies]
+
+
+def draw_max_kl_settings(num_settings: int, seeds: Sequence[int], sample_seed: int = 0,
+                         log10_range: Tuple[float, float] = LOG10_MAX_KL_RANGE
+                         ) -> List[Tuple[float, int]]:
+    """`num_settings` (max_kl, seed) pairs: log10(max_kl) uniform in `log10_range` (rounded
+    to 6 decimals), the seed drawn from `seeds`; the same `sample_seed` gives the same pairs."""
+    rng = np.random.default_rng(sample_seed)
+    max_kls = 10.0 ** rng.uniform(*log10_range, size=num_settings)
+    chosen_seeds = rng.choice(np.asarray(seeds), size=num_settings)
+    return [(float(f"{max_kl:.6f}"), int(seed)) for max_kl, seed in zip(max_kls, chosen_seeds)]
 
 
 def flow_ablation_members(env: str, seeds: Sequence[int], num_timesteps: int
@@ -115,10 +121,7 @@ def run_member(sweep_dir: str, member: SweepMember, launcher: Sequence[str] = ()
     exit status. Output goes to <sweep dir>/NAME/stdout.log."""
     member_dir = os.path.join(sweep_dir, member.name)
     shutil.rmtree(member_dir, ignore_errors=True)
-    os.makedirs(member_dir)
-    with open(os.path.join(member_dir, LOG_FILE), "w") as log:
-        return subprocess.call(member.command(sweep_dir, launcher), stdout=log,
-                               stderr=subprocess.STDOUT)
+    return run_logged(member.command(sweep_dir, launcher), os.path.join(member_dir, LOG_FILE))
 
 
 def run_sweep(sweep_dir: str, members: List[SweepMember], parallel: int = 1,
