@@ -6,7 +6,7 @@ setup(
     description="TRPO and ACKTR with Gaussian, GMM and normalizing-flow policies "
                 "(TensorFlow 2 port of Tang & Agrawal)",
     packages=find_packages(include=["onpolicy_flows", "onpolicy_flows.*", "run"]),
-    package_data={"onpolicy_flows.experiments": ["reference_results.json"]},
+    package_data={"onpolicy_flows.experiments": ["reference_results.json", "grids/*.json"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.16",
@@ -22,6 +22,11 @@ setup(
         "matplotlib",
         "imageio",
         "imageio-ffmpeg",
+        "rliable",
+        "pandas<3",  # rliable needs arch<8, whose import fails with pandas 3
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={
+        "test": ["pytest"],
+        "bullet": ["pybullet-envs-gymnasium"],  # Roboschool's humanoids, ported to pybullet
+    },
 )

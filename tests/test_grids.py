@@ -1,0 +1,77 @@
+"""Every grid file loads and expands into the members the figures and the live runs expect."""
+import numpy as np
+import pytest
+
+from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.experiments import grids
+from onpolicy_flows.experiments.runs import policy_label
+
+GRID_NAMES = ("fig3_trpo", "fig5_acktr", "fig4_humanoid", "fig6_kl", "fisher_score",
+              "truncation", "ppo", "acktr_kfac_before")
+
+
+def test_every_grid_file_loads_with_unique_member_names():
+    assert set(grids.grid_names()) >= set(GRID_NAMES)
+    for name, grid in grids.load_all_grids().items():
+        members = grid.all_members()
+        assert members and len({member.name for member in members}) == len(members), name
+        for member in members:
+            assert member.name.startswith(
+                f"{grid.algorithm}-{member.env}-{member.policy}-seed{member.seed}")
+            assert member.num_timesteps == grid.num_timesteps
+        if grid.compare_with:
+            assert grids.load_grid(grid.compare_with).algorithm == grid.algorithm
+
+
+def test_fig3_members_are_named_as_the_live_runs():
+    grid = grids.load_grid("fig3_trpo")
+    names = [member.name for member in grid.members()]
+    assert len(names) == 6 * 4 * 3
+    assert names[:2] == ["trpo-Hopper-v4-gaussian-seed0", "trpo-Hopper-v4-flow-seed0"]
+    assert "trpo-Hopper-v4-gmm-K2-seed1" in names
+    assert len(grid.members(seeds=[3, 4])) == 6 * 4 * 2
+    assert len(grid.members(policies=["gaussian", "flow"])) == 6 * 2 * 3
+    with pytest.raises(UserError):
+        grid.members(seeds=[9])
+
+
+def test_member_flags_and_command_line_arguments():
+    member = grids.load_grid("fig3_trpo").members(seeds=[1], policies=["gmm-K5"])[0]
+    assert member.arguments() == ["--env", "Hopper-v4", "--policy", "gmm", "--num-components",
+                                  "5", "--seed", "1", "--num-timesteps", "1000000"]
+    truncation = grids.load_grid("truncation").members()[0]
+    assert "--no-bootstrap-truncation" in truncation.arguments()
+    fisher = grids.load_grid("fisher_score").members()[0].arguments()
+    assert fisher[fisher.index("--fisher") + 1] == "score"
+    assert grids.load_grid("fig4_humanoid").members()[0].num_timesteps == 2_000_000
+    assert grids.load_grid("acktr_kfac_before").frozen
+
+
+def test_policy_labels_round_trip():
+    for label in ("gaussian", "flow", "gmm-K2", "gmm-K5"):
+        flags = grids.policy_flags(label)
+        assert policy_label(dict(dict(num_components=2), **flags)) == label
+    with pytest.raises(UserError):
+        grids.policy_flags("beta")
+
+
+def test_fig6_draws_share_max_kl_and_seed_across_policies_and_are_reproducible():
+    grid = grids.load_grid("fig6_kl")
+    members = grid.members()
+    assert len(members) >= 20
+    by_policy = {policy: [(m.max_kl, m.seed) for m in members if m.policy == policy]
+                 for policy in grid.policies}
+    assert by_policy["gaussian"] == by_policy["flow"]
+    log10 = np.log10([max_kl for max_kl, _ in by_policy["flow"]])
+    assert np.all((log10 >= -3) & (log10 <= -2)) and len(set(log10)) == len(log10)
+    assert members[0].name.endswith(f"-seed{members[0].seed}-maxkl{members[0].max_kl:.6f}")
+    assert [m.name for m in grids.load_grid("fig6_kl").members()] == [m.name for m in members]
+
+
+def test_unknown_grid_and_unknown_keys_are_user_errors(tmp_path, monkeypatch):
+    with pytest.raises(UserError, match="fig3_trpo"):
+        grids.load_grid("fig99")
+    (tmp_path / "bad.json").write_text('{"algorithm": "trpo", "colour": "red"}')
+    monkeypatch.setattr(grids, "GRIDS_DIR", str(tmp_path))
+    with pytest.raises(UserError, match="colour"):
+        grids.load_grid("bad")
