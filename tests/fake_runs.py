@@ -1,0 +1,41 @@
+"""Run directories written by hand for the experiment tests: config.json, progress.csv,
+monitor CSVs and optionally a checkpoint, with no training."""
+import json
+import os
+from typing import Dict, List, Sequence, Tuple
+
+
+def write_fake_run(run_dir: str, config: dict, timesteps: Sequence[float] = (),
+                   episodes: Sequence[List[Tuple[float, int]]] = (),
+                   seconds_per_step: float = 1e-3, checkpoint: bool = False) -> str:
+    """A run directory: `config`; one progress.csv row per entry of `timesteps`
+    (TimestepsSoFar, EpRewMean 0, TimeElapsed = steps x seconds_per_step); one monitor file
+    per stream of `episodes` [(return, length), ...]; checkpoints/ with tb/ beside it when
+    `checkpoint`."""
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, "config.json"), "w") as file:
+        json.dump(config, file)
+    with open(os.path.join(run_dir, "progress.csv"), "w") as file:
+        file.write("EpRewMean,TimestepsSoFar,TimeElapsed\n")
+        for steps in timesteps:
+            file.write(f"0.0,{steps},{steps * seconds_per_step}\n")
+    for stream, stream_episodes in enumerate(episodes):
+        with open(os.path.join(run_dir, f"monitor.{stream}.csv"), "w") as file:
+            file.write('#{"t_start": 0.0, "env_id": "Hopper-v4"}\nr,l,t\n')
+            for episode_return, length in stream_episodes:
+                file.write(f"{episode_return},{length},0.5\n")
+    if checkpoint:
+        os.makedirs(os.path.join(run_dir, "checkpoints"))
+        os.makedirs(os.path.join(run_dir, "tb"))
+        for name in ("checkpoints/checkpoint", "checkpoints/ckpt-1.index", "tb/events"):
+            with open(os.path.join(run_dir, name), "w") as file:
+                file.write("x")
+    return run_dir
+
+
+def member_config(flags: Dict[str, object], algorithm: str = "trpo") -> dict:
+    """The config.json a trainer would write for a grid member's flags."""
+    policy = dict(policy=flags["policy"], num_components=flags.get("num_components", 2))
+    return dict(algorithm=algorithm, env=flags["env"], seed=flags["seed"],
+                num_timesteps=flags["num_timesteps"], policy=policy,
+                git_commit="abc123", package_version="0.1.0")
