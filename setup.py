@@ -25,5 +25,8 @@ setup(
         "rliable",
         "pandas<3",  # rliable needs arch<8, whose import fails with pandas 3
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={
+        "test": ["pytest"],
+        "bullet": ["pybullet-envs-gymnasium"],  # Roboschool's humanoids, ported to pybullet
+    },
 )

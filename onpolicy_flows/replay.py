@@ -20,7 +20,7 @@ def load_learner(run_dir: str, checkpoint: Optional[str] = None, render_mode=Non
     checkpoint, acting in a fresh env (rendering as `render_mode` says)."""
     config = load_config(run_dir, CONFIG_CLASSES)
     path = find_checkpoint(run_dir, checkpoint)
-    env = make_env(config.env, seed=0, render_mode=render_mode)
+    env = make_env(config.env, seed=0, render_mode=render_mode, env_kwargs=config.env_kwargs)
     learner = LEARNER_CLASSES[config.ALGORITHM](config, run_dir=None, env=env)
     RunCheckpoints(run_dir, learner.checkpoint_objects()).restore(path)
     return learner

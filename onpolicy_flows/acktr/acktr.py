@@ -95,7 +95,8 @@ class ACKTRLearner:
         self.config = config
         seed_everything(config.seed)
         monitor = f"{run_dir}/monitor.0.csv" if run_dir else None
-        self.env = env or make_env(config.env, config.seed, monitor)
+        self.env = env or make_env(config.env, config.seed, monitor,
+                                   env_kwargs=config.env_kwargs)
         obs_dim, act_dim = space_dims(self.env)
         self.obs_filter = ZFilter(obs_dim, clip=config.obs_clip)
         pair_dim = 2 * obs_dim  # the policy sees the current and the previous observation

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from onpolicy_flows.common.config import option, require
+from onpolicy_flows.common.envs import env_kwargs_option, env_name_in_paths
 from onpolicy_flows.policies import PolicyConfig
 
 ACKTR_POLICIES = ("gaussian", "flow")
@@ -14,7 +15,10 @@ ACKTR_POLICIES = ("gaussian", "flow")
 class ACKTRConfig:
     ALGORITHM: ClassVar[str] = "acktr"
 
-    env: str = option("Hopper-v4", "gymnasium id (the paper's -v1 ids map to -v4)")
+    env: str = option("Hopper-v4", "gymnasium id (the paper's retired ids map to their "
+                                   "successors), or module:Id for an env that importing "
+                                   "module registers")
+    env_kwargs: dict = env_kwargs_option()
     seed: int = option(0, "seed of the environment, the networks and the sampling noise")
     num_timesteps: int = option(1_000_000, "stop after this many env steps")
     timesteps_per_batch: int = option(
@@ -80,4 +84,4 @@ class ACKTRConfig:
 
     @property
     def run_name(self) -> str:
-        return f"acktr-{self.env}-{self.policy.policy}-seed{self.seed}"
+        return f"acktr-{env_name_in_paths(self.env)}-{self.policy.policy}-seed{self.seed}"

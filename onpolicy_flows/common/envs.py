@@ -1,7 +1,17 @@
-"""Environment factory: gymnasium ids (with the paper's retired ids mapped) and a monitor that
-writes one episode CSV per rank."""
+"""Environment factory: gymnasium ids (with the paper's retired ids mapped), the user's own
+registered envs ("module:Id"), pybullet's envs on demand, and a monitor that writes one
+episode CSV per env.
+
+Ids are resolved as `gym.make` resolves them, with one-line errors instead of tracebacks:
+  * "module:Id" imports `module` (which registers Id with gymnasium), then makes Id;
+  * "...BulletEnv-v0" imports pybullet's gymnasium envs (the optional extra `bullet`);
+  * the paper's retired ids (gym's MuJoCo -v1 ... -v3, Roboschool's humanoids) map to their
+    successors with a warning.
+"""
 import difflib
+import importlib
 import json
+import re
 import time
 import warnings
 from typing import Optional
@@ -9,65 +19,134 @@ from typing import Optional
 import gymnasium as gym
 import numpy as np
 
+from onpolicy_flows.common.config import option
 from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.common.quiet import console_silenced
 
-# The paper's gym ids (mujoco_py era) and their gymnasium successors.
+BULLET_PACKAGE = "pybullet_envs_gymnasium"
+BULLET_INSTALL_HINT = 'pip install -e ".[bullet]" (or: pip install pybullet-envs-gymnasium)'
+_BULLET_ID = re.compile(r"BulletEnv-v\d+$")
+
+# The paper's gym ids (mujoco_py era) and their gymnasium successors, and Roboschool's
+# humanoids and their ports to pybullet (pybullet-envs-gymnasium).
 RETIRED_IDS = {
-    f"{task}-v{version}": f"{task}-v4"
-    for task in ("Hopper", "Walker2d", "HalfCheetah", "Ant", "Humanoid", "HumanoidStandup",
-                 "Reacher", "Swimmer", "InvertedPendulum", "InvertedDoublePendulum")
-    for version in (1, 2, 3)
+    **{f"{task}-v{version}": f"{task}-v4"
+       for task in ("Hopper", "Walker2d", "HalfCheetah", "Ant", "Humanoid", "HumanoidStandup",
+                    "Reacher", "Swimmer", "InvertedPendulum", "InvertedDoublePendulum")
+       for version in (1, 2, 3)},
+    "RoboschoolHumanoid-v1": "HumanoidBulletEnv-v0",
+    "RoboschoolHumanoidFlagrun-v1": "HumanoidFlagrunBulletEnv-v0",
+    "RoboschoolHumanoidFlagrunHarder-v1": "HumanoidFlagrunHarderBulletEnv-v0",
 }
-# Tasks of the paper that gymnasium does not have; the closest substitute is named.
+# Tasks of the paper that no installable suite has; the closest substitute is named.
 UNAVAILABLE_IDS = {
-    "RoboschoolHumanoid-v1": "Humanoid-v4",
-    "RoboschoolHumanoidFlagrun-v1": "Humanoid-v4",
-    "RoboschoolHumanoidFlagrunHarder-v1": "Humanoid-v4",
     "SimpleHumanoid": "Humanoid-v4",
     "FullHumanoid": "Humanoid-v4",
 }
 
 
+def env_kwargs_option():
+    """The `env_kwargs` config field that every algorithm's config shares."""
+    return option({}, 'keyword arguments of gym.make, as a JSON object, e.g. '
+                      '\'{"ctrl_cost_weight": 0.1}\'')
+
+
+def env_name_in_paths(env_id: str) -> str:
+    """The id as run directory names show it: "module:Id" -> "Id" (no ':' in paths)."""
+    return env_id.rpartition(":")[2]
+
+
 def resolve_env_id(env_id: str) -> str:
-    """Returns a registered gymnasium id for `env_id`, or raises UserError naming the fix."""
-    if env_id in RETIRED_IDS:
-        successor = RETIRED_IDS[env_id]
-        warnings.warn(f"{env_id} no longer exists; using its gymnasium successor {successor}",
-                      stacklevel=2)
-        return successor
-    if env_id in UNAVAILABLE_IDS:
-        raise UserError(f"{env_id} (Roboschool/rllab) is not available in gymnasium; the closest "
+    """The registered gymnasium id that `env_id` names, after importing what registers it
+    (the user's module of "module:Id", or pybullet's envs); raises UserError naming the fix."""
+    module, separator, name = env_id.rpartition(":")
+    if separator:
+        _import_registering_module(module, env_id)
+    elif env_id in RETIRED_IDS:
+        name = RETIRED_IDS[env_id]
+        warnings.warn(f"{env_id} no longer exists; using its successor {name}", stacklevel=2)
+    elif env_id in UNAVAILABLE_IDS:
+        raise UserError(f"{env_id} (rllab) is not available in gymnasium; the closest "
                         f"substitute is {UNAVAILABLE_IDS[env_id]}")
-    registered = list(gym.registry.keys())
-    if env_id not in gym.registry:
-        close = difflib.get_close_matches(env_id, registered, n=3)
+    if is_bullet_id(name):
+        import_bullet_envs(name)
+    if name not in gym.registry:
+        close = difflib.get_close_matches(name, list(gym.registry.keys()), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UserError(f"unknown environment {env_id!r}{hint}")
-    return env_id
+        where = f" (module {module!r} did not register it)" if separator else ""
+        raise UserError(f"unknown environment {name!r}{where}{hint}")
+    return name
+
+
+def is_bullet_id(env_id: str) -> bool:
+    """True for the ids of pybullet's gymnasium envs (HumanoidBulletEnv-v0, ...)."""
+    return bool(_BULLET_ID.search(env_id))
+
+
+def import_bullet_envs(env_id: str) -> None:
+    """Registers pybullet's envs with gymnasium (pybullet's build line kept off the console);
+    raises UserError naming the extra to install if pybullet-envs-gymnasium is missing."""
+    try:
+        with console_silenced():
+            importlib.import_module(BULLET_PACKAGE)
+            importlib.import_module("pybullet")
+    except ImportError as error:
+        raise UserError(f"{env_id} needs pybullet ({error}); install it with "
+                        f"{BULLET_INSTALL_HINT}") from None
+
+
+def _import_registering_module(module: str, env_id: str) -> None:
+    if not module:
+        raise UserError(f"--env {env_id!r}: expected module:Id with a module name before ':'")
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        raise UserError(f"--env {env_id}: cannot import {module!r} ({error}); it must be "
+                        "importable (installed, or on PYTHONPATH) and register the id") from None
 
 
 def make_env(env_id: str, seed: int, monitor_path: Optional[str] = None,
-             render_mode: Optional[str] = None) -> gym.Env:
+             render_mode: Optional[str] = None, env_kwargs: Optional[dict] = None) -> gym.Env:
     """A gymnasium env with a continuous (Box) action space and a flat Box observation.
 
-    The env's first reset uses `seed`; the action space is seeded from it too. With
-    `monitor_path`, every finished episode is appended to that CSV.
+    `env_kwargs` are passed to `gym.make`. The env's first reset uses `seed`; the action
+    space is seeded from it too. With `monitor_path`, every finished episode is appended to
+    that CSV.
     """
-    env_id = resolve_env_id(env_id)
+    registered_id = resolve_env_id(env_id)
     try:
-        env = gym.make(env_id, render_mode=render_mode)
-    except Exception as error:  # missing simulator, bad install: say what and stop
-        raise UserError(f"cannot create {env_id}: {error}") from error
+        env = gym.make(registered_id, render_mode=render_mode, **(env_kwargs or {}))
+    except Exception as error:  # missing simulator, bad kwargs, bad install: say what, stop
+        raise UserError(f"cannot create {registered_id}: {error}") from error
     if not isinstance(env.action_space, gym.spaces.Box):
         env.close()
-        raise UserError(f"{env_id} has a {type(env.action_space).__name__} action space; "
-                        "these policies need continuous (Box) actions")
+        raise UserError(f"{registered_id} has a {type(env.action_space).__name__} action "
+                        "space; these policies need continuous (Box) actions")
     if not isinstance(env.observation_space, gym.spaces.Box) or \
             len(env.observation_space.shape) != 1:
         env.close()
-        raise UserError(f"{env_id} needs flat vector observations (a 1-D Box)")
+        raise UserError(f"{registered_id} needs flat vector observations (a 1-D Box)")
+    if is_bullet_id(registered_id):
+        env = QuietConnection(env)
     env.action_space.seed(seed)
     return Monitor(env, seed, monitor_path)
+
+
+class QuietConnection(gym.Wrapper):
+    """pybullet's envs connect to their physics server on their first reset, and pybullet
+    prints "argv[0]=" lines there: that reset runs with the console silenced."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self._connected = False
+
+    def reset(self, **kwargs):
+        if self._connected:
+            return self.env.reset(**kwargs)
+        with console_silenced():
+            result = self.env.reset(**kwargs)
+        self._connected = True
+        return result
 
 
 class Monitor(gym.Wrapper):

@@ -35,7 +35,8 @@ def train(make_learner: Callable, config, run_dir: Optional[str] = None,
         if mpi.is_root():  # keep config.json true to what this run now does
             save_json(config, os.path.join(run_dir, CONFIG_FILE))
     else:
-        make_env(config.env, seed=0).close()  # a bad env id fails before a run dir exists
+        # a bad env id or bad env kwargs fail before a run dir exists
+        make_env(config.env, seed=0, env_kwargs=config.env_kwargs).close()
         run_dir = run_dir or create_run_dir(config.logdir, config.run_name, config)
     learner = make_learner(config, run_dir)
     try:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from onpolicy_flows.common.config import option, require
+from onpolicy_flows.common.envs import env_kwargs_option, env_name_in_paths
 from onpolicy_flows.common.seeding import MAX_ENVS_PER_RANK
 from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.trpo_mpi.policy_step import FISHER_RULES
@@ -13,7 +14,10 @@ from onpolicy_flows.trpo_mpi.policy_step import FISHER_RULES
 class TRPOConfig:
     ALGORITHM: ClassVar[str] = "trpo"
 
-    env: str = option("Hopper-v4", "gymnasium id (the paper's -v1 ids map to -v4)")
+    env: str = option("Hopper-v4", "gymnasium id (the paper's retired ids map to their "
+                                   "successors), or module:Id for an env that importing "
+                                   "module registers")
+    env_kwargs: dict = env_kwargs_option()
     seed: int = option(0, "base seed; rank r uses seed + 10000 * r")
     num_timesteps: int = option(1_000_000, "stop after this many env steps, summed over ranks")
     timesteps_per_batch: int = option(
@@ -69,4 +73,4 @@ class TRPOConfig:
 
     @property
     def run_name(self) -> str:
-        return f"trpo-{self.env}-{self.policy.policy}-seed{self.seed}"
+        return f"trpo-{env_name_in_paths(self.env)}-{self.policy.policy}-seed{self.seed}"

@@ -175,7 +175,8 @@ def make_rank_envs(config, rank: int, run_dir: Optional[str]) -> list:
     for index in range(config.envs_per_rank):
         number = rank * config.envs_per_rank + index
         monitor = f"{run_dir}/monitor.{number}.csv" if run_dir else None
-        envs.append(make_env(config.env, env_seed(config.seed, rank, index), monitor))
+        envs.append(make_env(config.env, env_seed(config.seed, rank, index), monitor,
+                             env_kwargs=config.env_kwargs))
     return envs
 
 
