@@ -1,0 +1,138 @@
+"""run.reproduce's decisions on fake run directories (no training): done, harvest, busy,
+resume, restart, start; the commands; the runner harvesting what finished and reporting what
+failed."""
+import os
+import time
+
+import pytest
+from fake_runs import member_config, write_fake_run
+
+from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.experiments import reproduce
+from onpolicy_flows.experiments.grids import load_grid
+
+Action = reproduce.Action
+HOUR_AGO = time.time() - 3600
+
+
+@pytest.fixture
+def setting(tmp_path):
+    grid = load_grid("fisher_score")  # three flow members on Hopper-v4, seeds 0-2
+    paths = reproduce.GridPaths(grid.name, str(tmp_path / "logs"), str(tmp_path / "results"))
+    return grid, paths
+
+
+def live_run(paths, member, steps, checkpoint=False, age=3600.0):
+    run_dir = os.path.join(paths.member_dir(member), f"{member.name}-20260101-000000")
+    write_fake_run(run_dir, member_config(member.flags), steps, [[(1.0, 10)]],
+                   checkpoint=checkpoint)
+    for name in os.listdir(run_dir):
+        os.utime(os.path.join(run_dir, name), (time.time() - age,) * 2)
+    return run_dir
+
+
+def test_each_state_of_a_member_gets_its_action(setting):
+    grid, paths = setting
+    budget = grid.num_timesteps
+    members = grid.all_members()
+    assert reproduce.plan_member(paths, members[0]).action == Action.START
+    live_run(paths, members[0], [1000, budget])
+    assert reproduce.plan_member(paths, members[0]).action == Action.HARVEST
+    live_run(paths, members[1], [1000], checkpoint=True)
+    resume = reproduce.plan_member(paths, members[1])
+    assert (resume.action, resume.timesteps_done, resume.steps_left) == \
+        (Action.RESUME, 1000, budget - 1000)
+    stale = live_run(paths, members[2], [1000])
+    restart = reproduce.plan_member(paths, members[2])
+    assert (restart.action, restart.run_dir, restart.steps_left) == \
+        (Action.RESTART, stale, budget)
+    live_run(paths, members[2], [1000], age=5.0)  # written just now: someone is training it
+    assert reproduce.plan_member(paths, members[2]).action == Action.BUSY
+
+
+def test_a_harvested_member_is_done_and_a_longer_budget_reopens_it(setting):
+    grid, paths = setting
+    member = grid.members()[0]
+    run_dir = live_run(paths, member, [member.num_timesteps], checkpoint=True)
+    reproduce.harvest_finished(paths, [reproduce.plan_member(paths, member)], lambda _: None)
+    assert sorted(os.listdir(paths.result(member))) == [
+        "config.json", "monitor.0.csv", "progress.csv"]
+    assert reproduce.plan_member(paths, member).action == Action.DONE
+    longer = member.__class__(member.name, member.algorithm, member.policy,
+                              dict(member.flags, num_timesteps=2 * member.num_timesteps))
+    plan = reproduce.plan_member(paths, longer)
+    assert (plan.action, plan.run_dir) == (Action.RESUME, run_dir)
+
+
+def test_several_run_directories_in_one_member_are_refused(setting):
+    grid, paths = setting
+    member = grid.members()[0]
+    live_run(paths, member, [10])
+    write_fake_run(os.path.join(paths.member_dir(member), "other"), {}, [10])
+    with pytest.raises(UserError, match="2 run directories"):
+        reproduce.plan_member(paths, member)
+
+
+def test_commands_start_in_the_member_directory_or_resume_the_run(setting):
+    grid, paths = setting
+    member = grid.members()[0]
+    start = reproduce.member_command(paths, reproduce.MemberPlan(member, Action.START, None, 0),
+                                     ["srun", "-n", "1"])
+    assert start[:3] == ["srun", "-n", "1"] and start[4:6] == ["-m", "run.trpo"]
+    assert start[-2:] == ["--logdir", os.path.abspath(paths.member_dir(member))]
+    assert start[start.index("--fisher") + 1] == "score"
+    resume = reproduce.member_command(
+        paths, reproduce.MemberPlan(member, Action.RESUME, "logs/x/run", 5), [])
+    assert resume[-4:] == ["--resume", os.path.abspath("logs/x/run"), "--num-timesteps",
+                           str(member.num_timesteps)]
+
+
+def test_estimates_come_from_finished_results_else_the_default(setting, tmp_path):
+    grid, paths = setting
+    member = grid.members()[0]
+    write_fake_run(str(tmp_path / "results" / "other" / "m"), member_config(member.flags),
+                   [500_000, 1_000_000], seconds_per_step=2e-3)
+    rates = reproduce.seconds_per_step(paths.results_root)
+    plan = reproduce.MemberPlan(member, Action.RESUME, "x", 250_000)
+    assert reproduce.estimated_seconds(plan, rates) == pytest.approx(1500.0)
+    default = reproduce.DEFAULT_SECONDS_PER_MILLION_STEPS["trpo"]
+    assert reproduce.estimated_seconds(plan, {}) == pytest.approx(0.75 * default)
+    report = reproduce.plan_report([plan], rates, parallel=2)
+    assert "1 resume" in report and "25m00s of training, about 12m30s at --parallel 2" in report
+
+
+def test_runner_harvests_finished_members_moves_stale_runs_and_reports_failures(
+        setting, monkeypatch):
+    grid, paths = setting
+    good, bad, stale_member = grid.members()
+    stale = live_run(paths, stale_member, [10])
+    commands = []
+
+    def fake_trainer(command, log_path):
+        """Writes a finished run for `good` and the restarted member, fails for `bad`."""
+        commands.append(command)
+        member = next(m for m in (good, bad, stale_member)
+                      if command[-1] == os.path.abspath(paths.member_dir(m)))
+        if member is bad:
+            return 3
+        live_run(paths, member, [member.num_timesteps])
+        return 0
+
+    monkeypatch.setattr(reproduce, "run_logged", fake_trainer)
+    plans = reproduce.plan_grid(paths, [good, bad, stale_member])
+    assert [plan.action for plan in plans] == [Action.START, Action.START, Action.RESTART]
+    lines = []
+    failed = reproduce.GridRunner(paths, parallel=2, report=lines.append).run(plans)
+    assert failed == [bad.name] and len(commands) == 3
+    assert any(f"FAILED {bad.name} (exit status 3" in line and paths.log_file(bad) in line
+               for line in lines)
+    assert os.path.isdir(os.path.join(paths.abandoned_dir(stale_member),
+                                      os.path.basename(stale)))
+    assert [plan.action for plan in reproduce.plan_grid(paths, [good, bad, stale_member])] == \
+        [Action.DONE, Action.START, Action.DONE]
+
+
+def test_frozen_grids_are_refused():
+    reproduce.refuse_frozen(load_grid("fig3_trpo"))
+    with pytest.raises(UserError, match="frozen"):
+        reproduce.refuse_frozen(load_grid("acktr_kfac_before"))
