@@ -1,10 +1,12 @@
 """Drawing the paper's comparison figures with matplotlib (Agg backend, PNG and SVG).
 
 Colours follow Figure 3: flow red, GMM K=5 green, GMM K=2 yellow, Gaussian blue. TRPO curves
-are solid, ACKTR curves dashed.
+are solid, ACKTR curves dashed, PPO dotted. Every figure has one legend, below its panels
+(`legend_below`), so that it never covers a curve or an axis label.
 """
 import os
-from typing import Dict, List, Sequence
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import matplotlib
 
@@ -17,9 +19,25 @@ from onpolicy_flows.experiments.reference import ReferenceResult  # noqa: E402
 
 POLICY_COLOURS = {"flow": "tab:red", "gmm-K5": "tab:green", "gmm-K2": "gold",
                   "gaussian": "tab:blue"}
-ALGORITHM_LINESTYLES = {"trpo": "-", "acktr": "--"}
+ALGORITHM_LINESTYLES = {"trpo": "-", "acktr": "--", "ppo": ":"}
 FIGURE_FORMATS = ("png", "svg")
 PANEL_SIZE = (4.5, 3.5)  # inches
+LEGEND_FONT_SIZE = 8
+LONG_LABEL = 40  # characters; a legend with a longer label gets one column
+
+
+@dataclass(frozen=True)
+class Band:
+    """A curve with its confidence band: `mean`, `low`, `high` [points] at env steps
+    `steps` [points], over `runs` runs."""
+    label: str
+    colour: str
+    linestyle: str
+    steps: np.ndarray
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    runs: int
 
 
 def policy_colour(label: str, index: int) -> str:
@@ -65,10 +83,32 @@ def draw_learning_curves(curves_by_panel: Dict[str, List[Curve]], out_prefix: st
         for index, reference in enumerate((references or {}).get(panel, [])):
             axis.errorbar([reference.timesteps], [reference.value], yerr=[reference.std or 0],
                           fmt="*", color="black", markersize=10, capsize=4, alpha=0.8,
-                          label=f"{reference.env} {reference.algorithm} {reference.policy}: "
-                                f"{reference.source}")
+                          label=f"{reference.env} {reference.algorithm} {reference.policy} "
+                                f"({reference.short_source})")
         style_axis(axis, panel)
+    legend_below(figure, axes)
     return save_figure(figure, out_prefix)
+
+
+def draw_bands(bands_by_panel: Dict[str, List[Band]], out_prefix: str,
+               lines_by_panel: Optional[Dict[str, List[Tuple[str, float]]]] = None,
+               y_label: str = "episode return", formats: Sequence[str] = ("png",)
+               ) -> List[str]:
+    """One panel per key: each band's mean with its shaded interval against env steps, and
+    each (label, value) of `lines_by_panel[panel]` as a dashed horizontal line."""
+    figure, axes = panel_grid(len(bands_by_panel))
+    for axis, (panel, bands) in zip(axes, bands_by_panel.items()):
+        for band in bands:
+            axis.plot(band.steps, band.mean, color=band.colour, linestyle=band.linestyle,
+                      label=f"{band.label} ({band.runs} run{'s' if band.runs != 1 else ''})")
+            axis.fill_between(band.steps, band.low, band.high, color=band.colour, alpha=0.2,
+                              linewidth=0)
+        for index, (label, value) in enumerate((lines_by_panel or {}).get(panel, [])):
+            axis.axhline(value, color="black", linestyle=("--", "-.", ":")[index % 3],
+                         linewidth=1, label=label)
+        style_axis(axis, panel, y_label)
+    legend_below(figure, axes)
+    return save_figure(figure, out_prefix, formats)
 
 
 def draw_mean_std(axis, curve: Curve, label: str, colour: str, linestyle: str = "-") -> None:
@@ -79,17 +119,33 @@ def draw_mean_std(axis, curve: Curve, label: str, colour: str, linestyle: str = 
                       color=colour, alpha=0.2, linewidth=0)
 
 
-def style_axis(axis, title: str) -> None:
+def style_axis(axis, title: str, y_label: str = "cumulative reward (EpRewMean)") -> None:
     axis.set_title(title)
-    axis.set_xlabel("time steps")
-    axis.set_ylabel("cumulative reward (EpRewMean)")
+    axis.set_xlabel("env steps")
+    axis.set_ylabel(y_label)
     axis.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=7)
 
 
-def draw_quantile_plots(finals_by_panel: Dict[str, Dict[str, np.ndarray]], out_prefix: str
-                        ) -> List[str]:
+def legend_below(figure, axes) -> None:
+    """One legend for the whole figure, centred below its panels, with each label once; one
+    column when a label is long, else up to 4."""
+    entries = {}
+    for axis in axes:
+        for handle, label in zip(*axis.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    if not entries:
+        return
+    columns = 1 if max(map(len, entries)) > LONG_LABEL else min(4, len(entries))
+    figure.tight_layout()
+    figure.legend(list(entries.values()), list(entries), loc="upper center",
+                  bbox_to_anchor=(0.5, 0.0), ncol=columns, fontsize=LEGEND_FONT_SIZE,
+                  frameon=False)
+
+
+def draw_quantile_plots(finals_by_panel: Dict[str, Dict[str, np.ndarray]], out_prefix: str,
+                        y_label: str = "final cumulative reward",
+                        formats: Sequence[str] = FIGURE_FORMATS) -> List[str]:
     """Figure 6: per panel (an env), each policy's final returns sorted ascending against
     their quantile level in [0, 1]."""
     figure, axes = panel_grid(len(finals_by_panel))
@@ -99,10 +155,10 @@ def draw_quantile_plots(finals_by_panel: Dict[str, Dict[str, np.ndarray]], out_p
                       color=policy_colour(policy, index), label=f"{policy} ({len(finals)} runs)")
         axis.set_title(panel)
         axis.set_xlabel("quantile")
-        axis.set_ylabel("final cumulative reward")
+        axis.set_ylabel(y_label)
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=7)
-    return save_figure(figure, out_prefix)
+    legend_below(figure, axes)
+    return save_figure(figure, out_prefix, formats)
 
 
 def quantile_levels(count: int) -> np.ndarray:

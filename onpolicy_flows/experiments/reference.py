@@ -1,9 +1,10 @@
 """The published results we compare against (reference_results.json beside this module).
 
-An entry is either a number (value +- std at a step budget) or a claim (an ordering of
-policies, best first, with the quote it rests on). Entries name tasks as their source does;
-they apply to every gymnasium version of that task ("Hopper-v3" and "Hopper" both match our
-Hopper-v4; "*" matches every task).
+An entry is either a number (value +- std at a step budget, with the `metric` it measures) or
+a claim (in words, with the quote it rests on; `compare` and `checked_on` say how our runs
+check it, see verdicts.py and claims.py). Entries name tasks as their source does; they apply
+to every gymnasium version of that task ("Hopper-v3" and "Hopper" both match our Hopper-v4;
+"*" matches every task).
 """
 import json
 import os
@@ -13,6 +14,7 @@ from typing import List, Optional
 
 REFERENCE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                               "reference_results.json")
+TRAINING_RETURN = "training episode return"  # the metric our curves show
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,23 @@ class ReferenceResult:
     std_over: Optional[str] = None
     claim: Optional[str] = None
     quote: Optional[str] = None
+    metric: Optional[str] = None
+    compare: Optional[str] = None
+    checked_on: Optional[str] = None
 
     @property
     def is_number(self) -> bool:
         return self.value is not None
+
+    @property
+    def short_source(self) -> str:
+        """The source up to its first comma or parenthesis, for legends."""
+        return re.split(r"[,(]", self.source)[0].strip()
+
+    @property
+    def is_training_return(self) -> bool:
+        """True for a number on our curves' metric (training-episode returns)."""
+        return self.is_number and self.metric == TRAINING_RETURN
 
     def applies_to(self, env: str, algorithm: str) -> bool:
         """True for this algorithm on any version of this task (or on every task, env "*")."""

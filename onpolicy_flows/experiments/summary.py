@@ -17,7 +17,7 @@ def final_returns_table(finals: Sequence[FinalReturn],
             f"{final.num_runs} | ours |" for final in finals]
     rows += [f"| {reference.algorithm} | {reference.env} | {reference.policy} | "
              f"{reference.timesteps} | {format_mean_std(reference.value, reference.std)} | 1 | "
-             f"{reference.source} (std over {reference.std_over}) |"
+             f"{reference.source}{std_over_text(reference.std_over)} |"
              for reference in references if reference.is_number]
     return "\n".join([HEADER, *rows])
 
@@ -30,9 +30,14 @@ def claims_list(references: Sequence[ReferenceResult]) -> str:
         for reference in references if reference.claim is not None)
 
 
+def std_over_text(std_over) -> str:
+    return f" (std over {std_over})" if std_over else ""
+
+
 def budget_text(timesteps) -> str:
     return f" at {timesteps:.0e} steps" if timesteps else ""
 
 
-def format_mean_std(mean: float, std: float) -> str:
-    return f"{mean:.1f} +- {std:.1f}"
+def format_mean_std(mean: float, std) -> str:
+    """'350.0 +- 50.0', or '350.0' when the std is unknown (None)."""
+    return f"{mean:.1f}" if std is None else f"{mean:.1f} +- {std:.1f}"
