@@ -8,7 +8,7 @@ from onpolicy_flows.common.config import option, require
 from onpolicy_flows.common.envs import env_kwargs_option, env_name_in_paths
 from onpolicy_flows.policies import PolicyConfig
 
-ACKTR_POLICIES = ("gaussian", "flow")
+ACKTR_POLICIES = ("gaussian", "flow", "beta", "tanh-gaussian")
 
 
 @dataclass(frozen=True)

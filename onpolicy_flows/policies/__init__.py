@@ -1,15 +1,19 @@
-"""Policies shared by every algorithm: factorized Gaussian, Gaussian mixture, normalizing flow."""
+"""Policies shared by every algorithm: factorized Gaussian, Gaussian mixture, normalizing flow,
+and for bounded actions Beta and tanh-squashed Gaussian."""
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from onpolicy_flows.common.config import option, require
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
 from onpolicy_flows.policies.base import Policy
+from onpolicy_flows.policies.beta import BetaPolicy
+from onpolicy_flows.policies.box import Bounds, action_box
 from onpolicy_flows.policies.flow import FlowPolicy
 from onpolicy_flows.policies.gaussian import GaussianPolicy
 from onpolicy_flows.policies.gmm import GMMPolicy
+from onpolicy_flows.policies.tanh_gaussian import TanhGaussianPolicy
 
-POLICY_CLASSES = ("gaussian", "gmm", "flow")
+POLICY_CLASSES = ("gaussian", "gmm", "flow", "beta", "tanh-gaussian")
 
 
 @dataclass(frozen=True)
@@ -17,9 +21,11 @@ class PolicyConfig:
     """Which policy class, and its sizes (defaults: the original TRPO's)."""
     policy: str = option("gaussian", "policy class", choices=POLICY_CLASSES)
     hidden_sizes: Tuple[int, ...] = option(
-        (32, 32), "tanh hidden layers of the Gaussian mean net and of the GMM trunk")
+        (32, 32), "tanh hidden layers of the (tanh-)Gaussian mean net, the GMM trunk and the "
+                  "Beta's concentration net")
     mean_init_scale: float = option(
-        0.01, "Gaussian: column norm of the mean net's initial output layer (ACKTR: 0.1)")
+        0.01, "(tanh-)Gaussian and Beta: column norm of the net's initial output layer "
+              "(ACKTR: 0.1)")
     num_components: int = option(2, "GMM: number of equally weighted components K")
     num_layers: int = option(
         4, "flow: number of coupling PAIRS (alternating masks); the chain has 2 x num-layers "
@@ -38,8 +44,23 @@ class PolicyConfig:
 
 
 def make_policy(config: PolicyConfig, obs_dim: int, act_dim: int,
-                obs_normalizer: Optional[RunningMeanStd], seed: int, name: str) -> Policy:
-    """Builds the policy that `config` names. The same seed gives the same initial weights."""
+                obs_normalizer: Optional[RunningMeanStd], seed: int, name: str,
+                action_bounds: Optional[Bounds] = None) -> Policy:
+    """Builds the policy that `config` names. The same seed gives the same initial weights.
+    `action_bounds` (low, high) [act_dim] is the box the bounded classes (beta,
+    tanh-gaussian) put their actions in: TRPO passes the env's action box; without it, [-1, 1],
+    where ACKTR's policies act (its collector maps [-1, 1] onto the env's box). The other
+    classes ignore it."""
+    if config.policy == "beta":
+        return BetaPolicy(obs_dim, act_dim, obs_normalizer, seed,
+                          action_box(action_bounds, act_dim),
+                          hidden_sizes=config.hidden_sizes,
+                          output_init_scale=config.mean_init_scale, name=name)
+    if config.policy == "tanh-gaussian":
+        return TanhGaussianPolicy(obs_dim, act_dim, obs_normalizer, seed,
+                                  action_box(action_bounds, act_dim),
+                                  hidden_sizes=config.hidden_sizes,
+                                  mean_init_scale=config.mean_init_scale, name=name)
     if config.policy == "gaussian":
         return GaussianPolicy(obs_dim, act_dim, obs_normalizer, seed,
                               hidden_sizes=config.hidden_sizes,

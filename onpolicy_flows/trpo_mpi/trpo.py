@@ -59,12 +59,13 @@ class TRPOLearner:
         self.env = self.envs[0]
         obs_dim, act_dim = space_dims(self.env)
         self.obs_normalizer = RunningMeanStd(obs_dim)
+        box = (self.env.action_space.low, self.env.action_space.high)  # for bounded policies
         # Same initial weights on every rank (seeded by the base seed), broadcast anyway.
         self.policy = make_policy(config.policy, obs_dim, act_dim, self.obs_normalizer,
-                                  seed=config.seed, name="policy")
+                                  seed=config.seed, name="policy", action_bounds=box)
         self.policy.noise.reset_from_seed(self.seed)  # but each rank samples its own noise
         self.old_policy = make_policy(config.policy, obs_dim, act_dim, self.obs_normalizer,
-                                      seed=config.seed, name="old_policy")
+                                      seed=config.seed, name="old_policy", action_bounds=box)
         self.value_function = ValueFunction(obs_dim, self.obs_normalizer,
                                             config.vf_hidden_sizes, seed=config.seed + 1)
         self.vf_optimizer = MpiAdam(self.value_function.net.trainable_variables)
