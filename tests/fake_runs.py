@@ -1,8 +1,14 @@
-"""Run directories written by hand for the experiment tests: config.json, progress.csv,
-monitor CSVs and optionally a checkpoint, with no training."""
+"""What the experiment tests share: run directories written by hand (config.json,
+progress.csv, monitor CSVs and optionally a checkpoint, with no training) and a cheaper
+bootstrap."""
 import json
 import os
 from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+import pytest
+
+from onpolicy_flows.experiments import statistics
 
 
 def write_fake_run(run_dir: str, config: dict, timesteps: Sequence[float] = (),
@@ -39,3 +45,20 @@ def member_config(flags: Dict[str, object], algorithm: str = "trpo") -> dict:
     return dict(algorithm=algorithm, env=flags["env"], seed=flags["seed"],
                 num_timesteps=flags["num_timesteps"], policy=policy,
                 git_commit="abc123", package_version="0.1.0")
+
+
+@pytest.fixture
+def fast_bootstrap(monkeypatch):
+    """Fewer bootstrap resamples: the tests check logic, not the intervals' precision."""
+    monkeypatch.setattr(statistics, "BOOTSTRAP_REPS", 100)
+
+
+def write_fake_result(results_root: str, grid: str, member, final_return: float,
+                      num_episodes: int = 100) -> str:
+    """A harvested result of `member` in results_root/grid/NAME: `num_episodes` equal
+    episodes over its budget whose returns rise linearly to `final_return`."""
+    length = member.num_timesteps // num_episodes
+    returns = np.linspace(0.0, final_return, num_episodes)
+    return write_fake_run(os.path.join(results_root, grid, member.name),
+                          member_config(member.flags, member.algorithm),
+                          [member.num_timesteps], [[(r, length) for r in returns]])

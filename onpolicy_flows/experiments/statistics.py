@@ -1,0 +1,73 @@
+"""Statistics over seeds with rliable (Agarwal et al., 2021): means and interquartile means
+with stratified-bootstrap 95% confidence intervals, and the probability of improvement.
+
+Scores follow rliable's layout: [runs, tasks] (one score per seed and task), or
+[runs, tasks, points] for curves. Every bootstrap uses BOOTSTRAP_REPS resamples drawn from
+NumPy's global generator seeded with BOOTSTRAP_SEED (and restored afterwards), so the results
+page is the same each time it is generated from the same results.
+"""
+import warnings
+from dataclasses import dataclass
+from typing import Tuple
+
+import numpy as np
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # arch's and seaborn's import-time deprecation notices
+    from rliable import library, metrics
+
+BOOTSTRAP_REPS = 2000
+BOOTSTRAP_SEED = 0
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its CONFIDENCE bootstrap interval [low, high]."""
+    value: float
+    low: float
+    high: float
+
+
+def _interval_estimates(scores, function) -> Tuple[np.ndarray, np.ndarray]:
+    """rliable's stratified bootstrap of `function(scores)` -> (points [k], intervals [2, k]);
+    `scores` an array [runs, tasks, ...] or a list of them for independent samples."""
+    global_state = np.random.get_state()  # rliable resamples with NumPy's global generator
+    np.random.seed(BOOTSTRAP_SEED)
+    try:
+        points, intervals = library.get_interval_estimates(
+            {"scores": scores}, function, reps=BOOTSTRAP_REPS,
+            confidence_interval_size=CONFIDENCE)
+    finally:
+        np.random.set_state(global_state)
+    return np.asarray(points["scores"]), np.asarray(intervals["scores"])
+
+
+def mean_band(curves: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """curves [runs, points] -> (mean, low, high) [points] each: the mean over runs and its
+    bootstrap interval at each point (low = high = mean for a single run)."""
+    if len(curves) == 1:
+        return curves[0], curves[0], curves[0]
+    points, intervals = _interval_estimates(curves[:, None, :],
+                                            lambda scores: np.mean(scores[:, 0, :], axis=0))
+    return points, intervals[0], intervals[1]
+
+
+def final_estimates(finals: np.ndarray) -> Tuple[Estimate, Estimate]:
+    """finals [runs] -> (mean, interquartile mean), each with its bootstrap interval."""
+    scores = np.asarray(finals, dtype=float)[:, None]  # [runs, 1 task]
+    points, intervals = _interval_estimates(
+        scores, lambda x: np.array([metrics.aggregate_mean(x), metrics.aggregate_iqm(x)]))
+    mean, iqm = (Estimate(float(points[i]), float(intervals[0, i]), float(intervals[1, i]))
+                 for i in range(2))
+    return mean, iqm
+
+
+def probability_of_improvement(better: np.ndarray, worse: np.ndarray) -> Estimate:
+    """P(X > Y) of a score X of `better` [runs_x, tasks] over a score Y of `worse`
+    [runs_y, tasks] of the same task, averaged over tasks (ties count half), with the
+    bootstrap interval of runs resampled independently within each task."""
+    point, interval = _interval_estimates(
+        [np.asarray(better, dtype=float), np.asarray(worse, dtype=float)],
+        lambda x, y: np.array([metrics.probability_of_improvement(x, y)]))
+    return Estimate(float(point[0]), float(interval[0, 0]), float(interval[1, 0]))
