@@ -87,8 +87,9 @@ def binned_returns(episodes: Episodes, budget: float, num_bins: int = NUM_BINS) 
     the first episode."""
     edges = bin_edges(budget, num_bins)
     inside = episodes.ends <= budget
+    # [episodes inside]: bin i holds the ends in (edges[i], edges[i + 1]]
     bins = np.clip(np.searchsorted(edges, episodes.ends[inside], side="left") - 1, 0,
-                   num_bins - 1)  # [episodes inside]; an episode ending on an edge joins the bin below
+                   num_bins - 1)
     sums = np.bincount(bins, weights=episodes.returns[inside], minlength=num_bins)
     counts = np.bincount(bins, minlength=num_bins)
     values = np.full(num_bins, np.nan)

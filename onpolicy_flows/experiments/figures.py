@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
 
 from onpolicy_flows.experiments.curves import Curve  # noqa: E402
 from onpolicy_flows.experiments.reference import ReferenceResult  # noqa: E402
@@ -24,6 +25,7 @@ FIGURE_FORMATS = ("png", "svg")
 PANEL_SIZE = (4.5, 3.5)  # inches
 LEGEND_FONT_SIZE = 8
 LONG_LABEL = 40  # characters; a legend with a longer label gets one column
+REFERENCE_GID = "reference"  # marks published numbers, listed last in a legend
 
 
 @dataclass(frozen=True)
@@ -92,10 +94,11 @@ def draw_learning_curves(curves_by_panel: Dict[str, List[Curve]], out_prefix: st
 
 def draw_bands(bands_by_panel: Dict[str, List[Band]], out_prefix: str,
                lines_by_panel: Optional[Dict[str, List[Tuple[str, float]]]] = None,
-               y_label: str = "episode return", formats: Sequence[str] = ("png",)
-               ) -> List[str]:
-    """One panel per key: each band's mean with its shaded interval against env steps, and
-    each (label, value) of `lines_by_panel[panel]` as a dashed horizontal line."""
+               y_label: str = "episode return", max_steps: Optional[float] = None,
+               formats: Sequence[str] = ("png",)) -> List[str]:
+    """One panel per key: each band's mean with its shaded interval against env steps (from 0
+    to `max_steps` when given), and each (label, value) of `lines_by_panel[panel]` as a
+    horizontal line."""
     figure, axes = panel_grid(len(bands_by_panel))
     for axis, (panel, bands) in zip(axes, bands_by_panel.items()):
         for band in bands:
@@ -105,8 +108,10 @@ def draw_bands(bands_by_panel: Dict[str, List[Band]], out_prefix: str,
                               linewidth=0)
         for index, (label, value) in enumerate((lines_by_panel or {}).get(panel, [])):
             axis.axhline(value, color="black", linestyle=("--", "-.", ":")[index % 3],
-                         linewidth=1, label=label)
+                         linewidth=1, label=label, gid=REFERENCE_GID)
         style_axis(axis, panel, y_label)
+        if max_steps:
+            axis.set_xlim(0, max_steps)
     legend_below(figure, axes)
     return save_figure(figure, out_prefix, formats)
 
@@ -128,12 +133,13 @@ def style_axis(axis, title: str, y_label: str = "cumulative reward (EpRewMean)")
 
 
 def legend_below(figure, axes) -> None:
-    """One legend for the whole figure, centred below its panels, with each label once; one
-    column when a label is long, else up to 4."""
+    """One legend for the whole figure, centred below its panels, with each label once
+    (published numbers, REFERENCE_GID, last); one column when a label is long, else up to 4."""
     entries = {}
     for axis in axes:
         for handle, label in zip(*axis.get_legend_handles_labels()):
             entries.setdefault(label, handle)
+    entries = dict(sorted(entries.items(), key=lambda entry: is_reference(entry[1])))
     if not entries:
         return
     columns = 1 if max(map(len, entries)) > LONG_LABEL else min(4, len(entries))
@@ -141,6 +147,11 @@ def legend_below(figure, axes) -> None:
     figure.legend(list(entries.values()), list(entries), loc="upper center",
                   bbox_to_anchor=(0.5, 0.0), ncol=columns, fontsize=LEGEND_FONT_SIZE,
                   frameon=False)
+
+
+def is_reference(handle) -> bool:
+    """True for a legend handle of a published number (error bars are containers, no gid)."""
+    return isinstance(handle, Artist) and handle.get_gid() == REFERENCE_GID
 
 
 def draw_quantile_plots(finals_by_panel: Dict[str, Dict[str, np.ndarray]], out_prefix: str,

@@ -41,6 +41,7 @@ def harvest_run(run_dir: str, destination: str) -> List[str]:
     parent = os.path.dirname(os.path.abspath(destination))
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".harvest-", dir=parent)
+    os.chmod(staging, 0o755)  # mkdtemp's folder is private; a result is for every reader
     try:
         for path in harvested_files(run_dir):
             store(path, staging)

@@ -20,12 +20,14 @@ reports; only its far tail is heavier (99% radius and largest samples larger). H
 that tail is depends on the random initialisation: the KL from the reference samples does
 not constrain mass far from them, and with a larger INIT_NOISE (0.5) the flow keeps tails
 reaching thousands of units (seed 0: total variance ~2900 after 2760 steps) while its 95%
-radius stays at the Gaussian's.
+radius stays at the Gaussian's. `spread_ratios_over_inits` repeats the fit from many random
+initialisations (`python -m run.toy kl_ball --inits 20`, shown on docs/results.md).
 
 (c) Each distribution is fitted to an entropy H (-1 and -4 nats) by minimising
 (H_estimate - H)^2. Seed 0: at H = -4 the flow spreads more than the Gaussian (total
-variance ~3.5x, by stretching along one axis); at H = -1 the two are alike. The statistics: total variance, and the radii within which 95% and 99%
-of the samples lie (around the origin for (a, b), around the samples' mean for (c)).
+variance ~3.5x, by stretching along one axis); at H = -1 the two are alike. The statistics:
+total variance, and the radii within which 95% and 99% of the samples lie (around the origin
+for (a, b), around the samples' mean for (c)).
 """
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple

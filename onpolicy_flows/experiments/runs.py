@@ -1,8 +1,9 @@
 """Reading run directories: config.json and progress.csv of one training run.
 
 A run directory is any directory holding both files (what `run.trpo` writes, and ACKTR's
-runs likewise); progress.csv may be gzipped (progress.csv.gz, as in harvested results). The algorithm is read from config.json: an explicit "algorithm" key if one is
-ever written, else "acktr" when the config has ACKTR's "desired_kl" setting, else "trpo".
+runs likewise); progress.csv may be gzipped (progress.csv.gz, as in harvested results). The
+algorithm is read from config.json: an explicit "algorithm" key if one is ever written, else
+"acktr" when the config has ACKTR's "desired_kl" setting, else "trpo".
 The config, not the directory name, decides, so renamed or copied directories group correctly.
 """
 import csv

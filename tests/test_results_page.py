@@ -1,0 +1,46 @@
+"""The results page from synthetic harvested results: completeness, verdicts, variant rows,
+final-return table and figures."""
+import os
+
+import pytest
+from fake_runs import fast_bootstrap, write_fake_result  # noqa: F401 (a fixture)
+
+from onpolicy_flows.experiments.grids import load_grid
+from onpolicy_flows.experiments.results_page import write_results_page
+
+pytestmark = pytest.mark.usefixtures("fast_bootstrap")
+
+
+@pytest.fixture
+def results_root(tmp_path):
+    """Hopper-v4 in fig3_trpo (flow ends at 3000 + seed, Gaussian at 1000 + seed) and the
+    truncation grid's Hopper flow runs (ending at 2000)."""
+    root = str(tmp_path / "results")
+    fig3 = load_grid("fig3_trpo")
+    for member in fig3.members(policies=["gaussian", "flow"]):
+        if member.env == "Hopper-v4":
+            base = 3000.0 if member.policy == "flow" else 1000.0
+            write_fake_result(root, "fig3_trpo", member, base + member.seed)
+    for member in load_grid("truncation").members(policies=["flow"]):
+        if member.env == "Hopper-v4":
+            write_fake_result(root, "truncation", member, 2000.0)
+    return root
+
+
+def test_page_shows_completeness_verdicts_variants_and_figures(results_root, tmp_path):
+    page_path = str(tmp_path / "docs" / "results.md")
+    written = write_results_page(results_root, page_path, str(tmp_path / "docs" / "results"))
+    page = open(page_path).read()
+    assert written[0] == page_path and all(os.path.getsize(path) > 0 for path in written)
+    assert "![fig3_trpo](results/fig3_trpo.png)" in page
+    assert "| fig3_trpo | 6 / 72 | 66 | 0 |" in page
+    # final returns: the mean of the last 5 of 100 episodes rising linearly to 3000 + seed,
+    # i.e. (3000 + seed) * 97 / 99; Hopper's flow beats the Gaussian in every seed pair
+    assert ("| 1 | fig3_trpo | &nbsp;&nbsp;Hopper-v4 alone | 1e6 | flow vs gaussian | 3 / 3 | "
+            "2940 / 981 | 1.00 [1.00, 1.00] | reproduced |") in page
+    assert ("| truncation | --no-bootstrap-truncation | Hopper-v4 | flow | 3 / 3 | "
+            "1960 / 2940 | 0.00 [0.00, 0.00] | variant ends lower |") in page
+    hopper_flow = next(line for line in page.splitlines()
+                       if line.startswith("| Hopper-v4 | flow | 3 | 2940 ["))
+    assert hopper_flow.endswith("| 16m40s | 1913 (trpo gaussian, Hopper-v2) |")
+    assert "| total_variance |" not in page  # no Figure 1 statistics in this results folder
