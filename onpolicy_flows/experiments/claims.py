@@ -3,7 +3,8 @@ the grids they vary; the verdicts follow verdicts.py.
 
 A claim (reference_results.json entry with `compare`, e.g. "flow > gmm-K2, gaussian" or
 "flow ~ gaussian") is checked on every grid that runs its algorithm on its task ("*": all the
-grid's tasks) with the original's defaults (`checked_on` "default settings": no variant, no
+grid's tasks) with every policy it names (so "flow > gmm-K2, gaussian" is Figure 3's claim,
+not the Humanoid grid's, which has no GMM) and with the original's defaults (`checked_on` "default settings": no variant, no
 max_kl draws) or with Figure 6's random max_kl (`checked_on` "random max_kl"; each draw is one
 run). Each pair of policies A > B (or A ~ B) gives one check per grid: on one task, the final
 returns of A's and B's runs; on several, the [seeds, tasks] matrices of the seeds that finished
@@ -66,10 +67,12 @@ def claim_grids(reference: ReferenceResult, grid_results: GridResults
                 ) -> List[Tuple[Grid, List[str], List[MemberResult]]]:
     """(grid, the claim's tasks in it, its results) for every grid that can check the claim."""
     wants_draws = reference.checked_on == RANDOM_MAX_KL
+    policies = {policy for pair in parse_compare(reference.compare)[1] for policy in pair}
     matches = []
     for grid, results in grid_results.values():
         if (grid.algorithm != reference.algorithm or grid.compare_with or grid.frozen
-                or bool(grid.max_kl_draws) != wants_draws):
+                or bool(grid.max_kl_draws) != wants_draws
+                or not policies <= set(grid.policies)):
             continue
         tasks = [env for env in grid.envs
                  if reference.env == "*" or task_name(env) == task_name(reference.env)]
@@ -131,8 +134,7 @@ def check_claim(reference: ReferenceResult, grid_results: GridResults) -> ClaimV
     kind, pairs = parse_compare(reference.compare)
     checks = [check_pair(grid, tasks, results, kind, better, worse)
               for grid, tasks, results in claim_grids(reference, grid_results)
-              for better, worse in pairs
-              if better in grid.policies and worse in grid.policies]
+              for better, worse in pairs]
     if not checks:
         return ClaimVerdict(reference, [], Outcome.NOT_TESTED,
                             f"no grid runs {reference.algorithm} on {reference.env} with "
