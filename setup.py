@@ -22,6 +22,7 @@ setup(
         "matplotlib",
         "imageio",
         "imageio-ffmpeg",
+        "tqdm",
         "rliable",
         "pandas<3",  # rliable needs arch<8, whose import fails with pandas 3
     ],

@@ -1,37 +1,213 @@
-"""Rendering recorded MuJoCo states to an MP4, in a process of its own.
+"""Rendering recorded MuJoCo states (a `common.recording.Recording`) in a process of its own:
+to an MP4 and an animated GIF offscreen, or in a window.
 
-Mesa's software OpenGL (llvmpipe, what EGL and OSMesa use on a machine without a GPU) and
-TensorFlow both carry LLVM, and rendering in a process that has loaded TensorFlow crashes
-inside LLVM. So replays record each frame's simulator state (qpos, qvel) and this module,
-which never imports TensorFlow, sets those states and renders them:
+Mesa's software OpenGL (llvmpipe: EGL and OSMesa on a machine without a GPU, and many
+virtual displays) and TensorFlow both carry LLVM, and rendering in a process that has loaded
+TensorFlow crashes inside LLVM. So replays record each frame's simulator state and this
+module, which never imports TensorFlow, sets those states and renders them:
 
-    python -m onpolicy_flows.common.video ENV_ID STATES.npz OUT.mp4
+    python -m onpolicy_flows.common.video ENV_ID RECORDING.npz [--env-kwargs JSON]
+        [--video OUT.mp4] [--gif OUT.gif] [--width 480] [--height 480] [--quality fast|full]
+        [--window]
+
+It prints "<frames done> <frames in all>" after each frame, for the caller's progress bar.
+
+The camera follows the agent in locomotion tasks (`common.camera`). The "fast" quality turns
+off what costs most on a CPU renderer (multisampling, shadows, reflections, the skybox and
+haze): about 10x faster than MuJoCo's full scene with llvmpipe
+(`benchmarks/render_speed.py`).
 """
+import argparse
+import functools
+import json
 import sys
+import time
+from typing import List, Optional
 
-import gymnasium as gym
+import glfw
 import imageio
+import mujoco
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from onpolicy_flows.common.camera import agent_view, point_window_at_agent
+from onpolicy_flows.common.envs import make_env
+from onpolicy_flows.common.recording import QUALITIES, Recording, RenderSettings
+
+FAST_SCENE_OFF = (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION,
+                  mujoco.mjtRndFlag.mjRND_SKYBOX, mujoco.mjtRndFlag.mjRND_HAZE)
+MP4_ENCODER_OPTIONS = ["-preset", "veryfast"]  # x264: ~3x faster than its default, as small
+GIF_MAX_SIDE = 320  # pixels: small enough for a README or a slide
+GIF_FPS = 25  # frames per second at most (GIF delays are whole hundredths of a second)
 
 
-def render_states(env_id: str, qpos: np.ndarray, qvel: np.ndarray, video_path: str) -> int:
-    """Writes one frame per state (qpos [n, nq], qvel [n, nv]) to `video_path` at the env's
-    own frame rate; returns the number of frames."""
-    env = gym.make(env_id, render_mode="rgb_array")
-    env.reset(seed=0)
-    fps = env.metadata.get("render_fps", 30)
-    with imageio.get_writer(video_path, fps=fps, macro_block_size=1) as writer:
-        for position, velocity in zip(qpos, qvel):
-            env.unwrapped.set_state(position, velocity)
-            writer.append_data(np.asarray(env.render()))
-    env.close()
-    return len(qpos)
+class FrameRenderer:
+    """RGB frames [height, width, 3] uint8 of simulator states of one env (made as
+    `common.envs.make_env` makes it), seen from `camera.agent_view` (replace `camera` to look
+    from elsewhere)."""
+
+    def __init__(self, env_id: str, settings: RenderSettings,
+                 env_kwargs: Optional[dict] = None):
+        self.env = make_env(env_id, seed=0, env_kwargs=env_kwargs)
+        simulation = self.env.unwrapped
+        model = simulation.model
+        model.vis.global_.offwidth = max(model.vis.global_.offwidth, settings.width)
+        model.vis.global_.offheight = max(model.vis.global_.offheight, settings.height)
+        if settings.quality == "fast":
+            model.vis.quality.offsamples = 0  # read when the renderer's context is made
+        self.renderer = mujoco.Renderer(model, settings.height, settings.width)
+        if settings.quality == "fast":
+            for flag in FAST_SCENE_OFF:
+                self.renderer.scene.flags[flag] = False
+        self.camera = agent_view(model, simulation.mujoco_renderer.default_cam_config)
+        self.fps = simulation.metadata.get("render_fps", 30)
+
+    def render(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
+        """The frame of the state qpos [nq], qvel [nv]."""
+        simulation = self.env.unwrapped
+        simulation.set_state(qpos, qvel)
+        self.renderer.update_scene(simulation.data, self.camera)
+        return self.renderer.render()
+
+    def close(self) -> None:
+        self.renderer.close()
+        self.env.close()
+
+
+def caption_text(recording: dict, row: int) -> str:
+    """"episode 2/3   step 417   return 1234.5" for row `row` of a loaded `Recording`."""
+    return (f"episode {recording['episode'][row]}/{recording['episode'].max()}   "
+            f"step {recording['step'][row]}   return {recording['episode_return'][row]:.1f}")
+
+
+def caption(frame: np.ndarray, text: str) -> np.ndarray:
+    """`frame` [height, width, 3] with `text` in its top-left corner, white with a dark
+    shadow, its size proportional to the frame's height (only the top band is redrawn)."""
+    size = max(10, frame.shape[0] // 24)
+    band = Image.fromarray(frame[:2 * size])
+    draw = ImageDraw.Draw(band)
+    shadow = max(1, size // 10)
+    draw.text((size // 2 + shadow, size // 2 + shadow), text, fill=(0, 0, 0), font=_font(size))
+    draw.text((size // 2, size // 2), text, fill=(255, 255, 255), font=_font(size))
+    captioned = frame.copy()
+    captioned[:2 * size] = np.asarray(band)
+    return captioned
+
+
+@functools.lru_cache(maxsize=4)
+def _font(size: int) -> ImageFont.ImageFont:
+    """Pillow's built-in font at `size` pixels (its bitmap font where FreeType is missing)."""
+    return ImageFont.load_default(size=size)
+
+
+def gif_frame_skip(fps: float) -> int:
+    """Every how many frames the GIF keeps one, to play at real time and <= GIF_FPS."""
+    return max(1, int(np.ceil(fps / GIF_FPS)))
+
+
+def gif_frame(frame: np.ndarray) -> Image.Image:
+    """`frame` shrunk to at most GIF_MAX_SIDE pixels a side, in 256 colours."""
+    image = Image.fromarray(frame)
+    scale = min(1.0, GIF_MAX_SIDE / max(image.size))
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BOX).quantize(
+        colors=256, method=Image.Quantize.FASTOCTREE)
+
+
+def write_gif(path: str, frames: List[Image.Image], seconds_per_frame: float) -> None:
+    """An animated GIF that loops forever."""
+    frames[0].save(path, save_all=True, append_images=frames[1:], loop=0,
+                   duration=int(round(seconds_per_frame * 1000, -1)))
+
+
+def render_recording(env_id: str, env_kwargs: Optional[dict], recording: dict,
+                     settings: RenderSettings, video_path: Optional[str] = None,
+                     gif_path: Optional[str] = None, on_frame=lambda done, total: None) -> int:
+    """Renders a `Recording`'s rows to an MP4 at the env's own frame rate (all frames)
+    and/or a GIF (every `gif_frame_skip`-th frame), each frame captioned with its episode,
+    step and return so far. Calls `on_frame(done, total)` after each frame; returns the
+    number of frames rendered."""
+    frames = FrameRenderer(env_id, settings, env_kwargs)
+    skip = gif_frame_skip(frames.fps)
+    rows = np.arange(len(recording["qpos"]))
+    if not video_path:
+        rows = rows[::skip]
+    video = imageio.get_writer(video_path, fps=frames.fps, macro_block_size=1,
+                               ffmpeg_params=MP4_ENCODER_OPTIONS) if video_path else None
+    gif_frames = []
+    try:
+        for done, row in enumerate(rows, start=1):
+            frame = caption(frames.render(recording["qpos"][row], recording["qvel"][row]),
+                            caption_text(recording, row))
+            if video is not None:
+                video.append_data(frame)
+            if gif_path and row % skip == 0:
+                gif_frames.append(gif_frame(frame))
+            on_frame(done, len(rows))
+    finally:
+        if video is not None:
+            video.close()
+        frames.close()
+    if gif_path:
+        write_gif(gif_path, gif_frames, skip / frames.fps)
+    return len(rows)
+
+
+def show_recording(env_id: str, env_kwargs: Optional[dict], recording: dict,
+                   on_frame=lambda done, total: None) -> int:
+    """Shows a `Recording`'s rows in a window (needs a display) at the env's own frame rate,
+    with `camera.agent_view` and a caption in the top-right corner, until its end or until
+    the window is closed. Calls `on_frame(done, total)` after each frame; returns the number
+    of frames shown."""
+    env = make_env(env_id, seed=0, render_mode="human", env_kwargs=env_kwargs)
+    simulation = env.unwrapped
+    point_window_at_agent(env)
+    viewer = simulation.mujoco_renderer.viewer
+    seconds_per_frame = 1.0 / simulation.metadata.get("render_fps", 30)
+    total, shown = len(recording["qpos"]), 0
+    try:
+        for row in range(total):
+            if glfw.window_should_close(viewer.window):
+                break
+            start = time.perf_counter()
+            simulation.set_state(recording["qpos"][row], recording["qvel"][row])
+            viewer.add_overlay(mujoco.mjtGridPos.mjGRID_TOPRIGHT, caption_text(recording, row),
+                               "")
+            simulation.render()
+            shown += 1
+            on_frame(shown, total)
+            time.sleep(max(0.0, seconds_per_frame - (time.perf_counter() - start)))
+    finally:
+        env.close()
+    return shown
 
 
 def main(argv):
-    env_id, states_path, video_path = argv
-    states = np.load(states_path)
-    render_states(env_id, states["qpos"], states["qvel"], video_path)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("env_id")
+    parser.add_argument("recording", help="an .npz written by Recording.save")
+    parser.add_argument("--env-kwargs", type=json.loads, default={},
+                        help="keyword arguments of gym.make, as a JSON object")
+    parser.add_argument("--video", default=None)
+    parser.add_argument("--gif", default=None)
+    parser.add_argument("--width", type=int, default=RenderSettings.width)
+    parser.add_argument("--height", type=int, default=RenderSettings.height)
+    parser.add_argument("--quality", choices=QUALITIES, default=RenderSettings.quality)
+    parser.add_argument("--window", action="store_true", help="show it in a window instead")
+    args = parser.parse_args(argv)
+    recording = Recording.load(args.recording)
+    if args.window:
+        show_recording(args.env_id, args.env_kwargs, recording, print_progress)
+    else:
+        render_recording(args.env_id, args.env_kwargs, recording,
+                         RenderSettings(args.width, args.height, args.quality), args.video,
+                         args.gif, print_progress)
+
+
+def print_progress(done: int, total: int) -> None:
+    """The line the caller's progress bar reads: "<frames done> <frames in all>"."""
+    print(done, total, flush=True)
 
 
 if __name__ == "__main__":
