@@ -4,12 +4,12 @@ the grids they vary; the verdicts follow verdicts.py.
 A claim (reference_results.json entry with `compare`, e.g. "flow > gmm-K2, gaussian" or
 "flow ~ gaussian") is checked on every grid that runs its algorithm on its task ("*": all the
 grid's tasks) with every policy it names (so "flow > gmm-K2, gaussian" is Figure 3's claim,
-not the Humanoid grid's, which has no GMM) and with the original's defaults (`checked_on` "default settings": no variant, no
-max_kl draws) or with Figure 6's random max_kl (`checked_on` "random max_kl"; each draw is one
-run). Each pair of policies A > B (or A ~ B) gives one check per grid: on one task, the final
-returns of A's and B's runs; on several, the [seeds, tasks] matrices of the seeds that finished
-every task, so P(A > B) is averaged over tasks. The per-task checks behind a multi-task one are
-kept as details.
+not the Humanoid grid's, which has no GMM), either with the original's defaults (`checked_on`
+"default settings": no variant, no max_kl draws) or with Figure 6's random max_kl
+(`checked_on` "random max_kl"; each draw is one run). Each pair of policies A > B (or A ~ B)
+gives one check per grid: on one task, the final returns of A's and B's runs; on several, the
+[seeds, tasks] matrices of the seeds that finished every task, so P(A > B) is averaged over
+tasks, with the per-task checks behind it kept in `Check.per_task`.
 """
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
