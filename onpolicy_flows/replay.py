@@ -5,6 +5,7 @@ import subprocess
 import tempfile
 from typing import Iterator, List, Optional, Tuple
 
+import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
@@ -12,9 +13,15 @@ from onpolicy_flows.algorithms import CONFIG_CLASSES, LEARNER_CLASSES
 from onpolicy_flows.common.checkpoints import RunCheckpoints, _read_checkpoint, find_checkpoint
 from onpolicy_flows.common.envs import make_env
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.common.recording import Recording, RenderRequest, render_command
+from onpolicy_flows.common.recording import (
+    Recording,
+    RenderRequest,
+    RenderSettings,
+    render_command,
+)
 from onpolicy_flows.common.rendering import INSTALL_HINT
 from onpolicy_flows.common.run_dir import load_config
+from onpolicy_flows.common.video import FrameWriter, caption_text, fit
 
 ACTING_STATE = ("policy", "obs_normalizer", "obs_filter")  # what acting reads from a checkpoint
 
@@ -72,23 +79,20 @@ def replay(run_dir: str, checkpoint: Optional[str], episodes: int, seed: int,
            deterministic: bool,
            request: RenderRequest = RenderRequest()) -> List[Tuple[float, int]]:
     """Runs `episodes` episodes (the first reset with `seed`, then seed + 1, ...); returns
-    (return, length) of each. With a `request`, the simulator state after each reset and
-    after each step becomes one frame, rendered by `common.video` in a child process (see
-    there why) once the episodes are over: in a window, to an MP4 and/or to a GIF. Envs
-    that are not MuJoCo's show their own window while they run, and cannot be recorded."""
+    (return, length) of each. With a `request`, each episode's frames (one after the reset
+    and one after each step) go to a window, an MP4 and/or a GIF: MuJoCo envs record their
+    simulator states, rendered once the episodes are over by `common.video` in a child
+    process (see there why); other envs (pybullet's) render themselves while they run."""
     learner = load_learner(run_dir, checkpoint, acting_only=True)
-    records_states = hasattr(learner.env.unwrapped, "set_state")
-    if not records_states and (request.video_path or request.gif_path):
+    if request and not hasattr(learner.env.unwrapped, "set_state"):
         learner.close()
-        raise UserError(f"--video and --gif need a MuJoCo environment; {learner.config.env} "
-                        "is not one")
-    if not records_states and request.window:
-        learner.close()
-        learner = load_learner(run_dir, checkpoint, "human", acting_only=True)
-    recording = Recording() if records_states and request else None
+        return _replay_rendering_itself(run_dir, checkpoint, episodes, seed, deterministic,
+                                        request)
+    recording = Recording() if request else None
+    record = _state_recorder(recording) if recording is not None else None
     act = learner.evaluation_actor(deterministic)
     try:
-        results = [_play_and_record(learner.env, act, seed + episode, episode + 1, recording)
+        results = [_play(learner.env, act, seed + episode, episode + 1, record)
                    for episode in range(episodes)]
     finally:
         learner.close()
@@ -97,18 +101,70 @@ def replay(run_dir: str, checkpoint: Optional[str], episodes: int, seed: int,
     return results
 
 
-def _play_and_record(env, act, seed: int, episode: int,
-                     recording: Optional[Recording]) -> Tuple[float, int]:
-    """(return, length) of one episode (number `episode` in captions); its states are
-    added to `recording` if given."""
+def _replay_rendering_itself(run_dir: str, checkpoint: Optional[str], episodes: int,
+                             seed: int, deterministic: bool,
+                             request: RenderRequest) -> List[Tuple[float, int]]:
+    """`replay` of an env that renders its own frames in this process: a window while it
+    runs, or frames (render_mode="rgb_array") into the files, without a scene quality to
+    choose. pybullet's walkers aim both at the robot themselves."""
+    if request.settings.quality != RenderSettings.quality:
+        raise UserError("--quality applies to MuJoCo environments only")
+    learner = load_learner(run_dir, checkpoint, "human" if request.window else "rgb_array",
+                           acting_only=True)
+    env, settings = learner.env, request.settings
+    if hasattr(env.unwrapped, "_render_width"):  # pybullet's envs: their frame size
+        env.unwrapped._render_width, env.unwrapped._render_height = \
+            settings.width, settings.height
+    act = learner.evaluation_actor(deterministic)
+    try:
+        if request.window:
+            return [_play(env, act, seed + episode, episode + 1, None)
+                    for episode in range(episodes)]
+        with FrameWriter(env.metadata.get("render_fps", 30), request.video_path,
+                         request.gif_path) as writer, \
+                tqdm(unit="frame", desc="rendering", disable=None) as bar:
+            capture = _FrameCapture(writer, episodes, settings, bar)
+            return [_play(env, act, seed + episode, episode + 1, capture)
+                    for episode in range(episodes)]
+    finally:
+        learner.close()
+
+
+def _play(env, act, seed: int, episode: int, record=None) -> Tuple[float, int]:
+    """(return, length) of one episode; calls `record(env, episode, step, return so far)`
+    after the reset and after each step, if given."""
     episode_return, length = 0.0, 0
     for reward in play_episode(env, act, seed):
         if reward is not None:
             episode_return, length = episode_return + reward, length + 1
-        if recording is not None:
-            data = env.unwrapped.data
-            recording.add(data.qpos, data.qvel, episode, length, episode_return)
+        if record is not None:
+            record(env, episode, length, episode_return)
     return episode_return, length
+
+
+def _state_recorder(recording: Recording):
+    """A `record` for `_play` that adds the MuJoCo simulator state to `recording`."""
+    def record(env, episode: int, step: int, episode_return: float) -> None:
+        data = env.unwrapped.data
+        recording.add(data.qpos, data.qvel, episode, step, episode_return)
+    return record
+
+
+class _FrameCapture:
+    """A `record` for `_play` that passes the env's own frames, captioned and fitted to the
+    requested size, to a `FrameWriter` (only those it keeps are rendered)."""
+
+    def __init__(self, writer: FrameWriter, episodes: int, settings: RenderSettings, bar):
+        self.writer, self.episodes, self.settings, self.bar = writer, episodes, settings, bar
+        self.index = 0
+
+    def __call__(self, env, episode: int, step: int, episode_return: float) -> None:
+        if self.writer.wants(self.index):
+            frame = fit(np.asarray(env.render()), self.settings.width, self.settings.height)
+            self.writer.add(self.index, frame,
+                            caption_text(episode, self.episodes, step, episode_return))
+            self.bar.update()
+        self.index += 1
 
 
 def render_in_child(env_id: str, env_kwargs: Optional[dict], recording: Recording,

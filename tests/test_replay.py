@@ -84,6 +84,24 @@ def test_enjoy_prints_a_table_and_records_captioned_video_and_gif(tmp_path):
         assert animation.n_frames == frames and animation.size == (160, 120)
 
 
+def test_enjoy_records_a_pybullet_env_from_its_own_frames(tmp_path):
+    pytest.importorskip("pybullet_envs_gymnasium")  # the 'bullet' extra, which CI installs
+    learn(TRPOConfig(env="HopperBulletEnv-v0", timesteps_per_batch=256, num_timesteps=256,
+                     logdir=str(tmp_path)))
+    (run_dir,) = [entry.path for entry in os.scandir(tmp_path) if entry.is_dir()]
+    video, gif = str(tmp_path / "replay.mp4"), str(tmp_path / "replay.gif")
+    replay = _command("run.enjoy", run_dir, "--episodes", "1", "--video", video, "--gif", gif,
+                      "--resolution", "96x64")
+    assert replay.returncode == 0, replay.stderr[-2000:]
+    length = int(_table(replay.stdout)["1"][1])
+    import imageio
+    reader = imageio.get_reader(video)
+    assert reader.count_frames() == length + 1
+    assert reader.get_data(0).shape == (64, 96, 3)
+    full = _command("run.enjoy", run_dir, "--video", video, "--quality", "full")
+    assert full.returncode == 2 and "MuJoCo environments only" in full.stderr
+
+
 @pytest.mark.skipif(not shutil.which("xvfb-run"), reason="needs xvfb-run (a virtual display)")
 def test_enjoy_shows_the_episodes_in_a_window_on_a_software_display(tmp_path):
     """Mesa's software OpenGL, which crashed a window opened next to TensorFlow."""

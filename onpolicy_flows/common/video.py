@@ -74,23 +74,36 @@ class FrameRenderer:
         self.env.close()
 
 
-def caption_text(recording: dict, row: int) -> str:
-    """"episode 2/3   step 417   return 1234.5" for row `row` of a loaded `Recording`."""
-    return (f"episode {recording['episode'][row]}/{recording['episode'].max()}   "
-            f"step {recording['step'][row]}   return {recording['episode_return'][row]:.1f}")
+def caption_text(episode: int, episodes: int, step: int, episode_return: float) -> str:
+    """"episode 2/3   step 417   return 1234.5"."""
+    return f"episode {episode}/{episodes}   step {step}   return {episode_return:.1f}"
+
+
+def recording_caption(recording: dict, row: int) -> str:
+    """`caption_text` of row `row` of a loaded `Recording`."""
+    return caption_text(recording["episode"][row], recording["episode"].max(),
+                        recording["step"][row], recording["episode_return"][row])
+
+
+def fit(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """`frame` [h, w, 3] resized to [height, width, 3] if it is not that size already."""
+    if frame.shape[:2] == (height, width):
+        return frame
+    return np.asarray(Image.fromarray(frame).resize((width, height), Image.Resampling.BOX))
 
 
 def caption(frame: np.ndarray, text: str) -> np.ndarray:
-    """`frame` [height, width, 3] with `text` in its top-left corner, white with a dark
-    shadow, its size proportional to the frame's height (only the top band is redrawn)."""
+    """`frame` [height, width, 3] with `text` in white on a darkened box in its top-left
+    corner, the text's size proportional to the frame's height."""
     size = max(10, frame.shape[0] // 24)
-    band = Image.fromarray(frame[:2 * size])
-    draw = ImageDraw.Draw(band)
-    shadow = max(1, size // 10)
-    draw.text((size // 2 + shadow, size // 2 + shadow), text, fill=(0, 0, 0), font=_font(size))
-    draw.text((size // 2, size // 2), text, fill=(255, 255, 255), font=_font(size))
+    margin = size // 2
+    left, top, right, bottom = _font(size).getbbox(text)
     captioned = frame.copy()
-    captioned[:2 * size] = np.asarray(band)
+    box = captioned[:bottom + 2 * margin, :right + 2 * margin]
+    box //= 3
+    band = Image.fromarray(box)
+    ImageDraw.Draw(band).text((margin, margin), text, fill=(255, 255, 255), font=_font(size))
+    box[:] = np.asarray(band)
     return captioned
 
 
@@ -120,36 +133,61 @@ def write_gif(path: str, frames: List[Image.Image], seconds_per_frame: float) ->
                    duration=int(round(seconds_per_frame * 1000, -1)))
 
 
+class FrameWriter:
+    """Writes captioned frames [height, width, 3] uint8 to an MP4 (every frame, at `fps`)
+    and/or an animated GIF (every `gif_frame_skip(fps)`-th frame, shrunk; written on
+    `close`). Frames are numbered from 0 in the order they are shown."""
+
+    def __init__(self, fps: float, video_path: Optional[str] = None,
+                 gif_path: Optional[str] = None):
+        self.fps = fps
+        self.gif_path = gif_path
+        self.gif_skip = gif_frame_skip(fps)
+        self.gif_frames = []
+        self.video = imageio.get_writer(video_path, fps=fps, macro_block_size=1,
+                                        ffmpeg_params=MP4_ENCODER_OPTIONS) \
+            if video_path else None
+
+    def wants(self, index: int) -> bool:
+        """Whether frame `index` goes into a file (the others need not be rendered)."""
+        return self.video is not None or (bool(self.gif_path) and index % self.gif_skip == 0)
+
+    def add(self, index: int, frame: np.ndarray, text: str) -> None:
+        frame = caption(frame, text)
+        if self.video is not None:
+            self.video.append_data(frame)
+        if self.gif_path and index % self.gif_skip == 0:
+            self.gif_frames.append(gif_frame(frame))
+
+    def close(self) -> None:
+        if self.video is not None:
+            self.video.close()
+        if self.gif_path and self.gif_frames:
+            write_gif(self.gif_path, self.gif_frames, self.gif_skip / self.fps)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        self.close()
+
+
 def render_recording(env_id: str, env_kwargs: Optional[dict], recording: dict,
                      settings: RenderSettings, video_path: Optional[str] = None,
                      gif_path: Optional[str] = None, on_frame=lambda done, total: None) -> int:
-    """Renders a `Recording`'s rows to an MP4 at the env's own frame rate (all frames)
-    and/or a GIF (every `gif_frame_skip`-th frame), each frame captioned with its episode,
-    step and return so far. Calls `on_frame(done, total)` after each frame; returns the
-    number of frames rendered."""
+    """Renders a `Recording`'s rows through a `FrameWriter` at the env's own frame rate,
+    each frame captioned with its episode, step and return so far. Calls `on_frame(done,
+    total)` after each frame; returns the number of frames rendered."""
     frames = FrameRenderer(env_id, settings, env_kwargs)
-    skip = gif_frame_skip(frames.fps)
-    rows = np.arange(len(recording["qpos"]))
-    if not video_path:
-        rows = rows[::skip]
-    video = imageio.get_writer(video_path, fps=frames.fps, macro_block_size=1,
-                               ffmpeg_params=MP4_ENCODER_OPTIONS) if video_path else None
-    gif_frames = []
     try:
-        for done, row in enumerate(rows, start=1):
-            frame = caption(frames.render(recording["qpos"][row], recording["qvel"][row]),
-                            caption_text(recording, row))
-            if video is not None:
-                video.append_data(frame)
-            if gif_path and row % skip == 0:
-                gif_frames.append(gif_frame(frame))
-            on_frame(done, len(rows))
+        with FrameWriter(frames.fps, video_path, gif_path) as writer:
+            rows = [row for row in range(len(recording["qpos"])) if writer.wants(row)]
+            for done, row in enumerate(rows, start=1):
+                writer.add(row, frames.render(recording["qpos"][row], recording["qvel"][row]),
+                           recording_caption(recording, row))
+                on_frame(done, len(rows))
     finally:
-        if video is not None:
-            video.close()
         frames.close()
-    if gif_path:
-        write_gif(gif_path, gif_frames, skip / frames.fps)
     return len(rows)
 
 
@@ -171,8 +209,8 @@ def show_recording(env_id: str, env_kwargs: Optional[dict], recording: dict,
                 break
             start = time.perf_counter()
             simulation.set_state(recording["qpos"][row], recording["qvel"][row])
-            viewer.add_overlay(mujoco.mjtGridPos.mjGRID_TOPRIGHT, caption_text(recording, row),
-                               "")
+            viewer.add_overlay(mujoco.mjtGridPos.mjGRID_TOPRIGHT,
+                               recording_caption(recording, row), "")
             simulation.render()
             shown += 1
             on_frame(shown, total)
