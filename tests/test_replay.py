@@ -206,9 +206,9 @@ def test_the_camera_tracks_the_root_body_only_where_it_can_walk_away(env_id, tmp
 
 
 # Run in a child without TensorFlow (Mesa's renderer and TensorFlow cannot share a process):
-# moves the agent far from its start, renders the last state through MuJoCo's segmentation
-# with the replay camera and with the env's old fixed view, and prints how many pixels of
-# each frame show the agent (geoms of any body but the world).
+# moves the agent far from its start, renders the first and last states through MuJoCo's
+# segmentation with the replay camera and with the env's old fixed view, and prints how many
+# pixels of each frame show the agent (geoms of any body but the world) and the floor.
 AGENT_PIXELS = """
 import json, sys
 import mujoco, numpy as np
@@ -218,7 +218,7 @@ from onpolicy_flows.common.video import FrameRenderer
 
 def walked_away(env, env_id):
     '''HalfCheetah: 300 steps of an open-loop gait (~14 m backwards); free-joint envs (Ant):
-    x, y moved 29 m.'''
+    x, y moved 75 m, beyond the end of the floor the model describes (40 m).'''
     simulation = env.unwrapped
     env.reset(seed=0)
     if env_id.startswith('HalfCheetah'):
@@ -227,7 +227,7 @@ def walked_away(env, env_id):
             env.step(np.concatenate([np.sin(phase), -np.sin(phase + np.pi)]))
     else:
         qpos = simulation.data.qpos.copy()
-        qpos[:2] += (25.0, -15.0)  # Ant's free joint: x, y
+        qpos[:2] += (60.0, -45.0)  # Ant's free joint: x, y
         simulation.set_state(qpos, simulation.data.qvel)
     return simulation.data.qpos.copy(), simulation.data.qvel.copy()
 
@@ -244,9 +244,10 @@ for env_id in sys.argv[1:]:
         frames.camera = camera
         for moment, state in (('start', start), ('end', end)):
             labels = frames.render(*state)  # [H, W, 2]: object id, object type
-            agent = (labels[..., 1] == mujoco.mjtObj.mjOBJ_GEOM) & \\
-                (model.geom_bodyid[labels[..., 0]] != 0)
+            geom = labels[..., 1] == mujoco.mjtObj.mjOBJ_GEOM
+            agent = geom & (model.geom_bodyid[labels[..., 0]] != 0)
             counts[f'{env_id} {view} {moment}'] = int(agent.sum())
+            counts[f'{env_id} {view} {moment} floor'] = int((geom & ~agent).sum())
     counts[f'{env_id} distance'] = float(np.linalg.norm(end[0][:2] - start[0][:2]))
     frames.close()
 print(json.dumps(counts))
@@ -266,3 +267,4 @@ def test_the_agent_is_still_in_the_frame_after_walking_far_away(tmp_path):
         assert pixels[f"{env_id} old start"] > 200 and pixels[f"{env_id} replay start"] > 200
         assert pixels[f"{env_id} replay end"] > 200  # >= 0.8% of the 160x160 frame
         assert pixels[f"{env_id} old end"] == 0  # the check fails for the old fixed view
+        assert pixels[f"{env_id} replay end floor"] > 0.3 * 160 * 160  # walking on a floor

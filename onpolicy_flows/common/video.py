@@ -37,8 +37,25 @@ from onpolicy_flows.common.recording import QUALITIES, Recording, RenderSettings
 FAST_SCENE_OFF = (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION,
                   mujoco.mjtRndFlag.mjRND_SKYBOX, mujoco.mjtRndFlag.mjRND_HAZE)
 MP4_ENCODER_OPTIONS = ["-preset", "veryfast"]  # x264: ~3x faster than its default, as small
+FLOOR_SCALE = 50  # floors drawn this much larger: Hopper's ends 20 m from the start
 GIF_MAX_SIDE = 320  # pixels: small enough for a README or a slide
 GIF_FPS = 25  # frames per second at most (GIF delays are whole hundredths of a second)
+
+
+def extend_floors(model: mujoco.MjModel) -> None:
+    """Draws the planes attached to the world FLOOR_SCALE times larger, with the same tile
+    size, so that an agent that walks far still walks on a floor (collisions with a plane
+    are unbounded anyway). Call before the model's rendering context is made."""
+    scaled_materials = set()
+    for geom in range(model.ngeom):
+        if model.geom_type[geom] != mujoco.mjtGeom.mjGEOM_PLANE or model.geom_bodyid[geom]:
+            continue
+        model.geom_size[geom, :2] *= FLOOR_SCALE
+        material = int(model.geom_matid[geom])
+        if material >= 0 and material not in scaled_materials \
+                and not model.mat_texuniform[material]:  # repeats per plane, not per metre
+            model.mat_texrepeat[material] *= FLOOR_SCALE
+            scaled_materials.add(material)
 
 
 class FrameRenderer:
@@ -55,6 +72,7 @@ class FrameRenderer:
         model.vis.global_.offheight = max(model.vis.global_.offheight, settings.height)
         if settings.quality == "fast":
             model.vis.quality.offsamples = 0  # read when the renderer's context is made
+        extend_floors(model)
         self.renderer = mujoco.Renderer(model, settings.height, settings.width)
         if settings.quality == "fast":
             for flag in FAST_SCENE_OFF:
@@ -199,6 +217,7 @@ def show_recording(env_id: str, env_kwargs: Optional[dict], recording: dict,
     of frames shown."""
     env = make_env(env_id, seed=0, render_mode="human", env_kwargs=env_kwargs)
     simulation = env.unwrapped
+    extend_floors(simulation.model)
     point_window_at_agent(env)
     viewer = simulation.mujoco_renderer.viewer
     seconds_per_frame = 1.0 / simulation.metadata.get("render_fps", 30)
