@@ -115,3 +115,23 @@ def test_deterministic_action_is_zero_noise_through_the_chain():
     expected = policy.bijector(observations).forward(tf.zeros([4, 3]))
     np.testing.assert_allclose(policy.deterministic_action(observations).numpy(),
                                expected.numpy())
+
+
+def test_log_prob_after_a_weight_change_in_one_compiled_function_is_fresh():
+    """TFP shares its bijector cache between bijectors with equal parameters; the flow's
+    couplings opt out, or the second log-density below would reuse the first's values."""
+    policy = _random_flow(2)
+    observations = tf.random.stateless_normal([5, OBS_DIM], seed=[12, 13])
+    actions = tf.random.stateless_normal([5, 2], seed=[14, 15])
+
+    @tf.function
+    def before_and_after_a_step():
+        before = policy.log_prob(observations, actions)
+        for variable in policy.trainable_variables:
+            variable.assign_add(0.05 * tf.ones_like(variable))
+        return before, policy.log_prob(observations, actions)
+
+    before, after = before_and_after_a_step()
+    np.testing.assert_allclose(after.numpy(), policy.log_prob(observations, actions).numpy(),
+                               rtol=1e-5, atol=1e-5)
+    assert np.abs(after.numpy() - before.numpy()).max() > 1e-2

@@ -57,6 +57,13 @@ class AffineCoupling(tfb.Bijector):
     def _parameter_properties(cls, dtype, num_classes=None):
         return dict()
 
+    def _get_parameterization(self):
+        """This instance alone. TFP's bijector cache is shared by all bijectors with equal
+        parameters, and every coupling built for the same nets has equal parameters; shared,
+        a log-density computed twice on the same tensors within one compiled function (e.g.
+        before and after an optimiser step) would reuse the first computation's values."""
+        return id(self)
+
     def _forward(self, x):
         kept = x * self._mask
         log_scale, shift = self._scale_net(kept), self._shift_net(kept)

@@ -69,14 +69,16 @@ class TRPOObjective:
             "score": compiled(self._score_fisher_vector_product,
                               input_signature=batch[:2] + [vector])}
 
-    def _losses(self, observations, actions, advantages, old_log_probs):
+    def _losses(self, observations, actions, advantages, old_log_probs, log_probs=None):
         """[5] float32: optimgain, meankl, entloss, surrgain, entropy (LOSS_NAMES).
+        `log_probs` [T] are the current policy's at `actions`, if the caller has them.
 
         With a zero entropy coefficient the entropy only is logged, and is estimated from
         the batch's own actions (`Policy.entropy_at_actions`) instead of fresh samples
         pushed through the policy (the costliest term of the flow's and GMM's losses).
         """
-        log_probs = self.policy.log_prob(observations, actions)  # [T]
+        if log_probs is None:
+            log_probs = self.policy.log_prob(observations, actions)  # [T]
         log_ratio = log_probs - old_log_probs
         surrgain = tf.reduce_mean(tf.exp(log_ratio) * advantages)
         meankl = tf.reduce_mean(self.policy.kl(self.old_policy, observations, actions,
@@ -95,7 +97,7 @@ class TRPOObjective:
         with tf.GradientTape() as tape:
             log_probs = self.policy.log_prob(observations, actions)
             losses = self._losses(observations, actions, advantages,
-                                  tf.stop_gradient(log_probs))
+                                  tf.stop_gradient(log_probs), log_probs)
             optimgain = losses[0]
         gradient = tape.gradient(optimgain, self.params.variables, unconnected_gradients=ZERO)
         return losses, flatten(gradient), log_probs
