@@ -1,12 +1,11 @@
-"""ACKTR: the observation filter, action scaling, one iteration per policy with its step-size
-adaptation, refusal under MPI, and a short learning run on InvertedPendulum."""
+"""ACKTR: the observation filter (and its merge over MPI ranks), action scaling, one iteration
+per policy with its step-size adaptation, and a short learning run on InvertedPendulum."""
 import numpy as np
 import pytest
 
 from onpolicy_flows.acktr import ACKTRConfig, ACKTRLearner
 from onpolicy_flows.acktr.rollout import scale_actions
-from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.common.zfilter import ZFilter
+from onpolicy_flows.common.zfilter import ZFilter, _merge
 from onpolicy_flows.policies import PolicyConfig
 
 
@@ -91,10 +90,23 @@ def test_value_targets_bootstrap_only_on_truncation():
         learner.close()
 
 
-def test_refuses_mpi_with_more_than_one_rank(monkeypatch):
-    monkeypatch.setattr("onpolicy_flows.common.mpi.world_size", lambda: 2)
-    with pytest.raises(UserError, match="single process"):
-        ACKTRLearner(acktr_config("gaussian"), run_dir=None)
+def test_zfilter_merge_of_two_parts_equals_the_statistics_of_their_union():
+    """What `store()` does under MPI: the filter's statistics and each rank's new
+    observations merge into the statistics of all of them."""
+    rng = np.random.default_rng(1)
+    parts = [rng.standard_normal((n, 2)) * 3.0 + 1.0 for n in (1, 7, 12)]
+    filters = []
+    for part in parts:
+        part_filter = ZFilter(2)
+        for row in part:
+            part_filter.push(row)
+        filters.append((part_filter._count, part_filter._mean, part_filter._sum_sq_dev))
+    count, mean, sum_sq_dev = _merge(_merge(filters[0], filters[1]), filters[2])
+    everything = np.concatenate(parts)
+    assert count == len(everything)
+    np.testing.assert_allclose(mean, everything.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(sum_sq_dev / (count - 1), everything.var(axis=0, ddof=1),
+                               rtol=1e-12)
 
 
 def test_gaussian_acktr_learns_inverted_pendulum():

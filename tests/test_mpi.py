@@ -52,3 +52,18 @@ def test_trpo_ranks_hold_identical_parameters(policy):
     assert first["policy_params"] == second["policy_params"]
     assert first["vf_params"] == second["vf_params"]
     assert first["meankl"] == second["meankl"] > 0
+
+
+@pytest.mark.parametrize("policy", ["gaussian", "flow"])
+def test_acktr_ranks_collect_different_data_yet_take_identical_steps(policy):
+    """Each rank collects its own episodes (more than 400 / 2 steps each), yet policies,
+    value functions and observation filters agree, and the counts cover both ranks."""
+    first, second = _run_ranks(2, "check_acktr_sync.py", policy)
+    assert first["first_actions"] != second["first_actions"]
+    assert first["parameters"] == second["parameters"]
+    assert first["filter_mean"] == second["filter_mean"]
+    # every episode's reset observation and every step's next observation, on both ranks
+    assert first["filter_count"] == second["filter_count"] \
+        == first["timesteps"] + first["episodes"]
+    assert first["timesteps"] == second["timesteps"] > 3 * 400
+    assert first["episodes"] == second["episodes"] and first["kl"] == second["kl"] > 0

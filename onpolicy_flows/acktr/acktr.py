@@ -1,14 +1,19 @@
-"""ACKTR for continuous control (port of the original's `acktr_cont.learn`), single process.
+"""ACKTR for continuous control (port of the original's `acktr_cont.learn`), with MPI workers.
 
-Each iteration:
-  1. collect whole episodes until more than `timesteps_per_batch` steps (filtered
-     observation pairs, actions mapped from [-1, 1] to the action box);
+Each iteration, on every rank:
+  1. collect whole episodes until more than this rank's share of `timesteps_per_batch`
+     steps (filtered observation pairs, actions mapped from [-1, 1] to the action box); the
+     observation filter then merges what every rank saw;
   2. estimate advantages with GAE(gamma, lambda) from the current value function;
   3. fit the value function (K-FAC, full batch) to the discounted returns;
   4. take one K-FAC step on the policy loss -mean(standardised advantage * log pi(a|s));
   5. measure KL(old || new) on the batch and adapt the policy's learning rate towards
      `desired_kl`;
-  6. log (EpRewMean is the mean return of this iteration's episodes, as in the original).
+  6. log (EpRewMean is the mean return of this iteration's episodes of all ranks, as in the
+     original).
+Gradients and K-FAC statistics are averaged over ranks inside the optimizers, and advantages
+are standardised over all ranks' steps, so every rank takes the same step. One rank is the
+original's single process.
 """
 from typing import Dict, List, Optional
 
@@ -23,11 +28,12 @@ from onpolicy_flows.common import mpi
 from onpolicy_flows.common.advantages import explained_variance, gae
 from onpolicy_flows.common.compiled import compiled
 from onpolicy_flows.common.envs import make_env, space_dims
-from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.common.flat_params import flatten
 from onpolicy_flows.common.logger import Logger
 from onpolicy_flows.common.progress import Progress
 from onpolicy_flows.common.seeding import (
     configure_tensorflow_threads,
+    rank_seed,
     resumed_seed,
     seed_everything,
 )
@@ -37,6 +43,7 @@ from onpolicy_flows.policies import make_policy
 from onpolicy_flows.policies.base import CompiledActor, Policy
 
 STEPSIZE_FACTOR = 1.5  # the learning rate is multiplied or divided by this
+SYNC_CHECK_EVERY = 20  # iterations between checks that all ranks hold the same parameters
 
 
 class PolicyUpdate(tf.Module):
@@ -62,10 +69,14 @@ class PolicyUpdate(tf.Module):
         return -tf.reduce_mean(advantages * log_probs), -tf.reduce_mean(log_probs)
 
     def _step(self, observations, actions, advantages):
+        """The K-FAC step; entropy (before it, from the batch's own actions) and KL(old ||
+        new) on this rank's batch."""
         for old, new in zip(self.old_policy.trainable_variables,
                             self.policy.trainable_variables):
             old.assign(new)
-        entropy = tf.reduce_mean(self.policy.entropy(observations))
+        log_probs = self.policy.log_prob(observations, actions)
+        entropy = tf.reduce_mean(self.policy.entropy_at_actions(
+            observations, log_probs, tf.zeros_like(log_probs)))
         result = self.optimizer.minimize(
             lambda: self._losses(observations, actions, advantages))
         kl = tf.reduce_mean(self.policy.kl(self.old_policy, observations, actions))
@@ -90,18 +101,20 @@ class ACKTRLearner:
 
     def __init__(self, config: ACKTRConfig, run_dir: Optional[str], env=None):
         """`env` replaces the monitored training env (e.g. one that renders, for replays)."""
-        _refuse_mpi()
         configure_tensorflow_threads(1)
         self.config = config
-        seed_everything(config.seed)
-        monitor = f"{run_dir}/monitor.0.csv" if run_dir else None
-        self.env = env or make_env(config.env, config.seed, monitor,
+        self.rank = mpi.rank()
+        self.seed = rank_seed(config.seed, self.rank)
+        seed_everything(self.seed)
+        monitor = f"{run_dir}/monitor.{self.rank}.csv" if run_dir else None
+        self.env = env or make_env(config.env, self.seed, monitor,
                                    env_kwargs=config.env_kwargs)
         obs_dim, act_dim = space_dims(self.env)
         self.obs_filter = ZFilter(obs_dim, clip=config.obs_clip)
         pair_dim = 2 * obs_dim  # the policy sees the current and the previous observation
         self.policy = make_policy(config.policy, pair_dim, act_dim, None, seed=config.seed,
-                                  name="policy")
+                                  name="policy")  # the same weights on every rank
+        self.policy.noise.reset_from_seed(self.seed)  # but each rank samples its own noise
         self.old_policy = make_policy(config.policy, pair_dim, act_dim, None,
                                       seed=config.seed, name="old_policy")
         self.policy_optimizer = KFACOptimizer(
@@ -121,9 +134,10 @@ class ACKTRLearner:
                 clip_kl=config.vf_clip_kl, damping=config.vf_damping,
                 stats_decay=config.vf_stats_decay, kfac_update=config.vf_kfac_update,
                 cold_iter=config.vf_cold_iter))
+        self.value_function.noise.reset_from_seed(self.seed + 1)
         self.progress = Progress()
         self.collector = EpisodeCollector(self.env, CompiledActor(self.policy), self.obs_filter)
-        self.logger = Logger(run_dir)
+        self.logger = Logger(run_dir, enabled=mpi.is_root())
 
     def checkpoint_objects(self) -> dict:
         """What a checkpoint holds (the old policy is re-copied at every step)."""
@@ -132,9 +146,11 @@ class ACKTRLearner:
                     progress=self.progress)
 
     def after_restore(self) -> None:
-        """A fresh noise stream for the resumed run; the filter's working copy reloads."""
-        self.policy.noise.reset_from_seed(
-            resumed_seed(self.config.seed, int(self.progress.iteration)))
+        """Every rank restored rank 0's state: a fresh noise stream of its own for the
+        resumed run; the filter's working copy reloads."""
+        seed = resumed_seed(self.seed, int(self.progress.iteration))
+        self.policy.noise.reset_from_seed(seed)
+        self.value_function.noise.reset_from_seed(seed + 1)
         self.obs_filter.load()
 
     def evaluation_actor(self, deterministic: bool):
@@ -148,7 +164,7 @@ class ACKTRLearner:
     def iterate(self) -> Dict[str, float]:
         """One ACKTR iteration: collect, estimate advantages, fit V, step the policy, adapt
         the learning rate, log."""
-        episodes = self.collector.collect(self.config.timesteps_per_batch)
+        episodes = self.collector.collect(self.config.timesteps_per_batch // mpi.world_size())
         observations = np.concatenate([e.observations for e in episodes])
         actions = np.concatenate([e.actions for e in episodes])
         features, final_features = self._value_features(episodes, observations, actions)
@@ -157,11 +173,15 @@ class ACKTRLearner:
         ev_before = explained_variance(values, targets)
         self.value_function.fit(features, targets)
         ev_after = explained_variance(self.value_function.predict(features).numpy(), targets)
-        standardised = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         step_stats = {key: float(value) for key, value in self.policy_update.step(
-            observations, actions, standardised.astype(np.float32)).items()}
+            observations, actions, _standardise_over_ranks(advantages)).items()}
+        step_stats = dict(zip(step_stats, mpi.allreduce_mean(list(step_stats.values()))))
         stepsize = float(self.policy_optimizer.learning_rate.numpy())
         self._adapt_stepsize(step_stats["KL"])
+        if int(self.progress.iteration) % SYNC_CHECK_EVERY == 0:
+            mpi.assert_synced(np.concatenate([flatten(self.policy.trainable_variables),
+                                              flatten(self.value_function.trainable_variables)
+                                              ]), "parameters")
         return self._log(episodes, step_stats, stepsize, ev_before, ev_after)
 
     def _value_features(self, episodes: List[Episode], observations, actions):
@@ -207,8 +227,11 @@ class ACKTRLearner:
                             float(rate.numpy()) * STEPSIZE_FACTOR))
 
     def _log(self, episodes, step_stats, stepsize, ev_before, ev_after):
-        returns = np.array([e.rewards.sum() for e in episodes])
-        lengths = np.array([len(e) for e in episodes])
+        """EpRewMean and the episode counts over all ranks' episodes; the diagnostics of the
+        step averaged over ranks, the explained variances of rank 0's batch."""
+        gathered = mpi.allgather([(float(e.rewards.sum()), len(e)) for e in episodes])
+        returns = np.array([ret for rank in gathered for ret, _ in rank])
+        lengths = np.array([length for rank in gathered for _, length in rank])
         self.progress.add_episodes(returns, lengths)
         self.progress.finish_iteration(int(lengths.sum()))
         record = self.logger.record
@@ -221,7 +244,7 @@ class ACKTRLearner:
         record("stepsize", stepsize)
         record("EVBefore", ev_before)
         record("EVAfter", ev_after)
-        record("EpThisIter", len(episodes))
+        record("EpThisIter", len(returns))
         record("EpisodesSoFar", int(self.progress.episodes.numpy()))
         record("TimestepsSoFar", int(self.progress.timesteps.numpy()))
         record("TimeElapsed", float(self.progress.elapsed_seconds))
@@ -238,11 +261,13 @@ def learn(config: ACKTRConfig, run_dir: Optional[str] = None,
     """Trains ACKTR as `config` says and returns every iteration's logged values. With
     run_dir=None a new run directory is created under `config.logdir`; with `resume`,
     `run_dir`'s latest checkpoint is continued (see `common.training.train`)."""
-    _refuse_mpi()
     return train(ACKTRLearner, config, run_dir, resume)
 
 
-def _refuse_mpi():
-    if mpi.world_size() > 1:
-        raise UserError("ACKTR runs as a single process, as the original does; start it "
-                        "without mpirun (or with -np 1)")
+def _standardise_over_ranks(values: np.ndarray) -> np.ndarray:
+    """(values - mean) / (std + 1e-8) with the mean and std of all ranks' values, float32."""
+    moments = mpi.allreduce_sum([len(values), values.sum(), np.square(values).sum()])
+    count, total, total_sq = moments
+    mean = total / count
+    std = np.sqrt(max(total_sq / count - mean ** 2, 0.0))
+    return ((values - mean) / (std + 1e-8)).astype(np.float32)

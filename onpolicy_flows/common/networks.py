@@ -2,31 +2,61 @@
 
 Layers are written here (not taken from Keras) so that every weight is an attribute that
 `trainable_variables` and checkpoints see, initialisation follows the original exactly, and
-K-FAC can read each Dense layer's inputs and pre-activations.
+K-FAC can read each layer's inputs and outputs (`record_calls`).
 """
 import contextlib
-from typing import Callable, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
 
 Initializer = Callable[[tuple, np.random.Generator], np.ndarray]
 
-_dense_calls: Optional[List[Tuple["Dense", tf.Tensor, tf.Tensor]]] = None
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One use of parameters inside a loss, as K-FAC reads it.
+
+    owner: a Dense layer (inputs [batch, in_dim], outputs its pre-activations
+    [batch, out_dim]), a LayerNorm (inputs the normalised values [batch, dim], outputs
+    [batch, dim] after its scale and offset), or a bare variable that enters through an
+    elementwise map shared by the whole batch (inputs None, outputs the mapped variable, e.g.
+    a Gaussian's std = exp(log_std) [act_dim]).
+    """
+    owner: Union["Dense", "LayerNorm", tf.Variable]
+    inputs: Optional[tf.Tensor]
+    outputs: tf.Tensor
+
+
+_recorded: Optional[List[RecordedCall]] = None
 
 
 @contextlib.contextmanager
-def record_dense_calls():
-    """Within this context every Dense call appends (layer, inputs [batch, in_dim],
-    pre-activations [batch, out_dim]) to the yielded list, in call order. K-FAC uses it to
-    read the statistics of its registered layers; a GradientTape around the same code can
-    differentiate a loss with respect to the recorded pre-activations."""
-    global _dense_calls
-    outer, _dense_calls = _dense_calls, []
+def record_calls():
+    """Within this context every Dense and LayerNorm call, and every `recorded_exp`, appends
+    a RecordedCall to the yielded list, in call order. K-FAC uses it to read the statistics
+    of its curvature blocks; a GradientTape around the same code can differentiate a loss
+    with respect to the recorded outputs."""
+    global _recorded
+    outer, _recorded = _recorded, []
     try:
-        yield _dense_calls
+        yield _recorded
     finally:
-        _dense_calls = outer
+        _recorded = outer
+
+
+def _record(owner, inputs, outputs) -> None:
+    if _recorded is not None:
+        _recorded.append(RecordedCall(owner, inputs, outputs))
+
+
+def recorded_exp(log_scale: tf.Variable) -> tf.Tensor:
+    """exp(log_scale), recorded for K-FAC (a state-independent log-std: its curvature block
+    is built from the gradient with respect to the std, as the original's is)."""
+    scale = tf.exp(log_scale)
+    _record(log_scale, None, scale)
+    return scale
 
 
 def normc(scale: float = 1.0) -> Initializer:
@@ -63,8 +93,7 @@ class Dense(tf.Module):
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         pre_activation = tf.matmul(x, self.kernel) + self.bias
-        if _dense_calls is not None:
-            _dense_calls.append((self, x, pre_activation))
+        _record(self, x, pre_activation)
         return pre_activation
 
 
@@ -86,7 +115,10 @@ class LayerNorm(tf.Module):
         # Fisher-vector product) wrong.
         centered = x - tf.reduce_mean(x, axis=-1, keepdims=True)
         variance = tf.reduce_mean(tf.square(centered), axis=-1, keepdims=True)
-        return centered * tf.math.rsqrt(variance + self.epsilon) * self.scale + self.offset
+        normalised = centered * tf.math.rsqrt(variance + self.epsilon)
+        outputs = normalised * self.scale + self.offset
+        _record(self, normalised, outputs)
+        return outputs
 
 
 class MLP(tf.Module):

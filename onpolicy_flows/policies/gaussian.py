@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from onpolicy_flows.common.networks import MLP, normc
+from onpolicy_flows.common.networks import MLP, normc, recorded_exp
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
 from onpolicy_flows.policies.base import Policy
 
@@ -28,7 +28,7 @@ class GaussianPolicy(Policy):
 
     def _distribution(self, features):
         mean = self.mean_net(features)  # [batch, act_dim]
-        return tfd.Independent(tfd.Normal(mean, tf.exp(self.log_std)),
+        return tfd.Independent(tfd.Normal(mean, recorded_exp(self.log_std)),
                                reinterpreted_batch_ndims=1)
 
     def _deterministic_action(self, features):
