@@ -12,6 +12,7 @@ fixed view. Nothing here imports TensorFlow.
 from typing import Optional
 
 import mujoco
+import numpy as np
 
 VIEW_SETTINGS = ("distance", "elevation", "azimuth", "lookat")  # taken from the env's dict
 _CAMERA_FIELDS = ("type", "fixedcamid", "trackbodyid", "lookat", "distance", "azimuth",
@@ -37,10 +38,17 @@ def follows_agent(model: mujoco.MjModel) -> bool:
 
 
 def default_view(model: mujoco.MjModel, camera_config: Optional[dict]) -> mujoco.MjvCamera:
-    """The env's fixed default view: MuJoCo's free camera with the distance, elevation,
-    azimuth and look-at point (metres, degrees) of `camera_config` where it gives them."""
+    """The env's fixed default view, as gymnasium's offscreen renderer sets it up: a free
+    camera at the model's default azimuth and elevation, looking at the median position of
+    the geoms in the initial state from the model's extent away, then the distance,
+    elevation, azimuth and look-at point (metres, degrees) of `camera_config` where it
+    gives them."""
     camera = mujoco.MjvCamera()
     mujoco.mjv_defaultFreeCamera(model, camera)
+    initial = mujoco.MjData(model)
+    mujoco.mj_forward(model, initial)
+    camera.lookat[:] = np.median(initial.geom_xpos, axis=0)
+    camera.distance = model.stat.extent
     for name, value in (camera_config or {}).items():
         if name == "lookat":
             camera.lookat[:] = value
