@@ -13,6 +13,7 @@ from onpolicy_flows.algorithms import CONFIG_CLASSES, LEARNER_CLASSES
 from onpolicy_flows.common.checkpoints import RunCheckpoints, _read_checkpoint, find_checkpoint
 from onpolicy_flows.common.envs import make_env
 from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.common.frame_writer import FrameWriter, caption_text, fit
 from onpolicy_flows.common.recording import (
     Recording,
     RenderRequest,
@@ -21,7 +22,6 @@ from onpolicy_flows.common.recording import (
 )
 from onpolicy_flows.common.rendering import INSTALL_HINT
 from onpolicy_flows.common.run_dir import load_config
-from onpolicy_flows.common.video import FrameWriter, caption_text, fit
 
 ACTING_STATE = ("policy", "obs_normalizer", "obs_filter")  # what acting reads from a checkpoint
 

@@ -207,14 +207,15 @@ def test_the_camera_tracks_the_root_body_only_where_it_can_walk_away(env_id, tmp
 
 # Run in a child without TensorFlow (Mesa's renderer and TensorFlow cannot share a process):
 # moves the agent far from its start, renders the first and last states through MuJoCo's
-# segmentation with the replay camera and with the env's old fixed view, and prints how many
-# pixels of each frame show the agent (geoms of any body but the world) and the floor.
+# segmentation with the replay camera and with the env's old fixed view (the replay's floors),
+# and prints how many pixels of each frame show the agent (geoms of any body but the world)
+# and the floor.
 AGENT_PIXELS = """
 import json, sys
 import mujoco, numpy as np
-from onpolicy_flows.common.camera import default_view
-from onpolicy_flows.common.recording import RenderSettings
-from onpolicy_flows.common.video import FrameRenderer
+from onpolicy_flows.common.camera import agent_view, default_view
+from onpolicy_flows.common.envs import make_env
+from onpolicy_flows.common.video import extend_floors
 
 def walked_away(env, env_id):
     '''HalfCheetah: 300 steps of an open-loop gait (~14 m backwards); free-joint envs (Ant):
@@ -233,23 +234,27 @@ def walked_away(env, env_id):
 
 counts = {}
 for env_id in sys.argv[1:]:
-    frames = FrameRenderer(env_id, RenderSettings(160, 160))
-    frames.renderer.enable_segmentation_rendering()
-    model = frames.env.unwrapped.model
-    start = (frames.env.unwrapped.init_qpos, frames.env.unwrapped.init_qvel)
-    end = walked_away(frames.env, env_id)
-    views = {'replay': frames.camera,
-             'old': default_view(model, frames.env.unwrapped.mujoco_renderer.default_cam_config)}
+    env = make_env(env_id, seed=0)
+    simulation = env.unwrapped
+    model, camera_config = simulation.model, simulation.mujoco_renderer.default_cam_config
+    extend_floors(model)  # as the replay's renderer does
+    renderer = mujoco.Renderer(model, 160, 160)
+    renderer.enable_segmentation_rendering()
+    start = (simulation.init_qpos, simulation.init_qvel)
+    end = walked_away(env, env_id)
+    views = {'replay': agent_view(model, camera_config), 'old': default_view(model, camera_config)}
     for view, camera in views.items():
-        frames.camera = camera
         for moment, state in (('start', start), ('end', end)):
-            labels = frames.render(*state)  # [H, W, 2]: object id, object type
+            simulation.set_state(*state)
+            renderer.update_scene(simulation.data, camera)
+            labels = renderer.render()  # [H, W, 2]: object id, object type
             geom = labels[..., 1] == mujoco.mjtObj.mjOBJ_GEOM
             agent = geom & (model.geom_bodyid[labels[..., 0]] != 0)
             counts[f'{env_id} {view} {moment}'] = int(agent.sum())
             counts[f'{env_id} {view} {moment} floor'] = int((geom & ~agent).sum())
     counts[f'{env_id} distance'] = float(np.linalg.norm(end[0][:2] - start[0][:2]))
-    frames.close()
+    renderer.close()
+    env.close()
 print(json.dumps(counts))
 """
 
