@@ -23,15 +23,18 @@ from onpolicy_flows.common.recording import (
 from onpolicy_flows.common.rendering import INSTALL_HINT
 from onpolicy_flows.common.run_dir import load_config
 
-ACTING_STATE = ("policy", "obs_normalizer", "obs_filter")  # what acting reads from a checkpoint
+# Checkpoint entries that only training reads; a replay reads every other one (the policy and
+# the observation statistics), so that what a new learner adds is read rather than missed.
+TRAINING_STATE = ("value_function", "vf_optimizer", "policy_optimizer", "optimizer",
+                  "return_normalizer", "progress")
 
 
 def load_learner(run_dir: str, checkpoint: Optional[str] = None, render_mode=None,
                  acting_only: bool = False):
     """The learner of `run_dir` with its state loaded from a checkpoint, acting in a fresh
-    env (rendering as `render_mode` says). With `acting_only`, only the policy and the
-    observation statistics are read (the value function, optimiser state and counters keep
-    their initial values)."""
+    env (rendering as `render_mode` says). With `acting_only`, the `TRAINING_STATE` entries
+    are not read (the value function, optimiser state and counters keep their initial
+    values)."""
     config = load_config(run_dir, CONFIG_CLASSES)
     path = find_checkpoint(run_dir, checkpoint)
     env = make_env(config.env, seed=0, render_mode=render_mode, env_kwargs=config.env_kwargs)
@@ -45,10 +48,10 @@ def load_learner(run_dir: str, checkpoint: Optional[str] = None, render_mode=Non
 
 
 def _restore_acting_state(learner, path: str) -> None:
-    """Reads the `ACTING_STATE` objects of `learner` from `path`, all of which must be there;
-    the rest of the checkpoint is left unread on purpose (no warnings about it)."""
+    """Reads the objects of `learner` but its `TRAINING_STATE` from `path`, all of which must
+    be there; the rest of the checkpoint is left unread on purpose (no warnings about it)."""
     objects = {name: value for name, value in learner.checkpoint_objects().items()
-               if name in ACTING_STATE}
+               if name not in TRAINING_STATE}
     status = _read_checkpoint(tf.train.Checkpoint(**objects), path).expect_partial()
     try:
         status.assert_existing_objects_matched()
