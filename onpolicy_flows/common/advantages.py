@@ -37,3 +37,22 @@ def explained_variance(predictions: np.ndarray, targets: np.ndarray) -> float:
     if target_variance == 0:
         return float("nan")
     return float(1.0 - np.var(targets - predictions) / target_variance)
+
+
+def segment_gae(segment, rewards: np.ndarray, predict_values, gamma: float, lam: float,
+                bootstrap_truncation: bool = True):
+    """GAE along each environment's steps of a rollout segment (`common.rollout.Segment`,
+    N environments x S steps).
+
+    rewards: [N, S], the segment's own or rescaled ones. predict_values: raw observations
+    [n, obs_dim] float32 -> values [n]. With bootstrap_truncation=False, a time-limit
+    truncation is treated as termination (the original's rule).
+    Returns flat (environment-major) values V(s_t) [N * S], TD(lambda) returns [N * S]
+    (advantages + values) and advantages [N * S], float64.
+    """
+    both = np.concatenate([segment.observations, segment.next_observations])  # [2N, S, d]
+    all_values = np.asarray(predict_values(both.reshape(-1, both.shape[-1])), np.float64)
+    values, next_values = all_values.reshape(2, *rewards.shape)  # [N, S] each
+    terminated = segment.terminated if bootstrap_truncation else segment.episode_ends
+    advantages = gae(rewards, values, next_values, terminated, segment.episode_ends, gamma, lam)
+    return values.reshape(-1), (advantages + values).reshape(-1), advantages.reshape(-1)

@@ -7,6 +7,8 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from onpolicy_flows.common import mpi
+
 RATE_WINDOW = 10  # iterations whose speed estimates the time left
 
 
@@ -88,3 +90,28 @@ class Progress(tf.Module):
 def _nanmean(values: np.ndarray) -> float:
     values = values[np.isfinite(values)]
     return float(values.mean()) if len(values) else float("nan")
+
+
+def count_segment_iteration(progress: Progress, segment) -> int:
+    """Counts one iteration of fixed-length segments (`common.rollout.Segment`, one per rank)
+    in `progress`: every rank's steps and finished episodes. Returns the number of episodes
+    all ranks finished in it. Collective."""
+    episodes = mpi.allgather((segment.episode_lengths, segment.episode_returns))
+    lengths = [length for rank_lengths, _ in episodes for length in rank_lengths]
+    returns = [ret for _, rank_returns in episodes for ret in rank_returns]
+    progress.add_episodes(returns, lengths)
+    progress.finish_iteration(segment.num_steps * mpi.world_size())
+    return len(lengths)
+
+
+def record_progress(record, progress: Progress, episodes_this_iteration: int) -> None:
+    """Calls `record(key, value)` for the original trpo_mpi's episode and counter keys:
+    EpLenMean and EpRewMean (over the progress window), EpThisIter, EpisodesSoFar,
+    TimestepsSoFar, TimeElapsed (seconds), and Iteration."""
+    record("EpLenMean", progress.mean_recent_length())
+    record("EpRewMean", progress.mean_recent_return())
+    record("EpThisIter", episodes_this_iteration)
+    record("EpisodesSoFar", int(progress.episodes))
+    record("TimestepsSoFar", int(progress.timesteps))
+    record("TimeElapsed", float(progress.elapsed_seconds))
+    record("Iteration", int(progress.iteration))

@@ -13,16 +13,16 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from onpolicy_flows.common import mpi
-from onpolicy_flows.common.advantages import explained_variance, gae
-from onpolicy_flows.common.envs import make_env, space_dims
+from onpolicy_flows.common.advantages import explained_variance, segment_gae
+from onpolicy_flows.common.envs import space_dims
 from onpolicy_flows.common.logger import Logger
 from onpolicy_flows.common.mpi_adam import MpiAdam
-from onpolicy_flows.common.progress import Progress
+from onpolicy_flows.common.progress import Progress, count_segment_iteration, record_progress
+from onpolicy_flows.common.rank_envs import make_rank_envs
 from onpolicy_flows.common.rollout import Segment, SegmentCollector
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
 from onpolicy_flows.common.seeding import (
     configure_tensorflow_threads,
-    env_seed,
     rank_seed,
     resumed_seed,
     seed_everything,
@@ -119,35 +119,16 @@ class TRPOLearner:
     def _estimate_advantages(self, segment: Segment):
         """Values before the update [T], TD(lambda) returns [T], GAE advantages [T] (flat,
         environment-major; GAE runs along each environment's own steps)."""
-        both = np.concatenate([Segment.flat(segment.observations),
-                               Segment.flat(segment.next_observations)])
-        all_values = self.value_function.predict(both).numpy().astype(np.float64)
-        values, next_values = all_values.reshape(2, *segment.rewards.shape)  # [N, S] each
-        terminated = segment.terminated if self.config.bootstrap_truncation \
-            else segment.episode_ends
-        advantages = gae(segment.rewards, values, next_values, terminated,
-                         segment.episode_ends, self.config.gamma, self.config.lam)
-        return (Segment.flat(values), Segment.flat(advantages + values),
-                Segment.flat(advantages))
+        return segment_gae(segment, segment.rewards, self.value_function.predict,
+                           self.config.gamma, self.config.lam, self.config.bootstrap_truncation)
 
     def _log(self, segment: Segment, step_stats, ev_before: float):
-        episodes = mpi.allgather((segment.episode_lengths, segment.episode_returns))
-        lengths = [length for rank_lengths, _ in episodes for length in rank_lengths]
-        returns = [ret for _, rank_returns in episodes for ret in rank_returns]
-        progress = self.progress
-        progress.add_episodes(returns, lengths)
-        progress.finish_iteration(segment.num_steps * mpi.world_size())
+        episodes_this_iteration = count_segment_iteration(self.progress, segment)
         for name, value in step_stats.items():
             self.logger.record(name, value)
         self.logger.record("ev_tdlam_before", ev_before)
-        self.logger.record("EpLenMean", progress.mean_recent_length())
-        self.logger.record("EpRewMean", progress.mean_recent_return())
-        self.logger.record("EpThisIter", len(lengths))
-        self.logger.record("EpisodesSoFar", int(progress.episodes))
-        self.logger.record("TimestepsSoFar", int(progress.timesteps))
-        self.logger.record("TimeElapsed", float(progress.elapsed_seconds))
-        self.logger.record("Iteration", int(progress.iteration))
-        return self.logger.dump(int(progress.timesteps))
+        record_progress(self.logger.record, self.progress, episodes_this_iteration)
+        return self.logger.dump(int(self.progress.timesteps))
 
     def _sync_parameters(self):
         """Rank 0's initial policy and value function on every rank."""
@@ -166,19 +147,6 @@ def learn(config: TRPOConfig, run_dir: Optional[str] = None,
     run_dir=None a new run directory is created under `config.logdir`; with `resume`,
     `run_dir`'s latest checkpoint is continued (see `common.training.train`)."""
     return train(TRPOLearner, config, run_dir, resume)
-
-
-def make_rank_envs(config, rank: int, run_dir: Optional[str]) -> list:
-    """This rank's `config.envs_per_rank` monitored envs. Environment i of rank r is seeded
-    by `env_seed` and writes `monitor.<r * envs_per_rank + i>.csv` (one file per env: with
-    one env per rank, `monitor.<rank>.csv` as before)."""
-    envs = []
-    for index in range(config.envs_per_rank):
-        number = rank * config.envs_per_rank + index
-        monitor = f"{run_dir}/monitor.{number}.csv" if run_dir else None
-        envs.append(make_env(config.env, env_seed(config.seed, rank, index), monitor,
-                             env_kwargs=config.env_kwargs))
-    return envs
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:
