@@ -2,7 +2,8 @@
 
 Port of baselines' `mpi_running_mean_std.RunningMeanStd` as the original TRPO uses it: sums,
 sums of squares and counts are all-reduced over ranks, the variance is floored at 1e-2, and
-normalised observations are clipped to [-clip, clip].
+normalised observations are clipped to [-clip, clip]. Other prior counts, floors and epsilons
+give the statistics of baselines' VecNormalize (`common.vec_normalize`).
 """
 import numpy as np
 import tensorflow as tf
@@ -20,14 +21,20 @@ class RunningMeanStd(tf.Module):
     and checkpoints carry them.
     """
 
-    def __init__(self, dim: int, clip: float = 5.0, name: str = "obs_rms"):
+    def __init__(self, dim: int, clip: float = 5.0, prior_count: float = _PRIOR_COUNT,
+                 min_variance: float = _MIN_VARIANCE, epsilon: float = 0.0,
+                 name: str = "obs_rms"):
+        """The statistics start from a prior of mean 0 and variance 1 weighted as
+        `prior_count` observations; the std is sqrt(max(variance, min_variance) + epsilon)."""
         super().__init__(name=name)
         self.dim = dim
         self.clip = clip
+        self.min_variance = min_variance
+        self.epsilon = epsilon
         self.sum = tf.Variable(tf.zeros([dim], tf.float64), trainable=False, name="sum")
-        self.sumsq = tf.Variable(tf.fill([dim], tf.constant(_PRIOR_COUNT, tf.float64)),
+        self.sumsq = tf.Variable(tf.fill([dim], tf.constant(prior_count, tf.float64)),
                                  trainable=False, name="sumsq")
-        self.count = tf.Variable(tf.constant(_PRIOR_COUNT, tf.float64), trainable=False,
+        self.count = tf.Variable(tf.constant(prior_count, tf.float64), trainable=False,
                                  name="count")
 
     def update(self, batch: np.ndarray) -> None:
@@ -46,9 +53,9 @@ class RunningMeanStd(tf.Module):
 
     @property
     def std(self) -> tf.Tensor:
-        """[dim] float64, at least sqrt(1e-2)."""
+        """[dim] float64, at least sqrt(min_variance + epsilon) (by default sqrt(1e-2))."""
         variance = self.sumsq / self.count - tf.square(self.mean)
-        return tf.sqrt(tf.maximum(variance, _MIN_VARIANCE))
+        return tf.sqrt(tf.maximum(variance, self.min_variance) + self.epsilon)
 
     def normalize(self, observations: tf.Tensor) -> tf.Tensor:
         """[..., dim] float32 -> clipped standardised observations, float32."""

@@ -1,5 +1,6 @@
-"""The TRPO value function: a tanh MLP on normalised observations, fitted by MpiAdam to the
-TD(lambda) returns (the value branch of baselines' ppo1 `MlpPolicy`)."""
+"""The value function: a tanh MLP on normalised observations (the value branch of baselines'
+ppo1 `MlpPolicy`). TRPO fits it by MpiAdam to the TD(lambda) returns (`fit`); PPO trains it
+inside its own clipped loss."""
 import functools
 from typing import Optional, Sequence
 
@@ -24,10 +25,12 @@ class ValueFunction(tf.Module):
         self.net = MLP(obs_dim, hidden_sizes, 1, tf.tanh, np.random.default_rng(seed),
                        hidden_init=normc(1.0), output_init=normc(1.0))
         observations = tf.TensorSpec([None, obs_dim], tf.float32)
-        self.predict = compiled(self._predict, input_signature=[observations])
+        self.predict = compiled(self.__call__, input_signature=[observations])
         self._fit_minibatches = None  # compiled on the first fit, for its optimizer
 
-    def _predict(self, observations):
+    def __call__(self, observations: tf.Tensor) -> tf.Tensor:
+        """V(s) [batch] of raw observations [batch, obs_dim], differentiable (`predict` is
+        the compiled version)."""
         features = observations
         if self.obs_normalizer is not None:
             features = self.obs_normalizer.normalize(observations)
@@ -36,7 +39,7 @@ class ValueFunction(tf.Module):
     def loss_gradient(self, observations, returns):
         """Flat gradient [num_params] of the mean squared error."""
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(self._predict(observations) - returns))
+            loss = tf.reduce_mean(tf.square(self(observations) - returns))
         return flatten(tape.gradient(loss, self.net.trainable_variables))
 
     def fit(self, optimizer: MpiAdam, observations: np.ndarray, returns: np.ndarray,
