@@ -1,0 +1,66 @@
+"""VecNormalize's observation and return normalisation against direct computations."""
+import numpy as np
+import pytest
+
+from onpolicy_flows.common.vec_normalize import (
+    EPSILON,
+    PRIOR_COUNT,
+    ReturnNormalizer,
+    observation_normalizer,
+)
+
+
+def _prior_moments(samples: np.ndarray):
+    """Mean and variance of `samples` [n, ...] pooled with a prior of mean 0 and variance 1
+    weighted as PRIOR_COUNT samples (VecNormalize's RunningMeanStd(epsilon=1e-4))."""
+    count = PRIOR_COUNT + len(samples)
+    mean = samples.sum(axis=0) / count
+    variance = (PRIOR_COUNT + np.square(samples).sum(axis=0)) / count - mean ** 2
+    return mean, variance
+
+
+def test_observations_are_standardised_with_running_statistics_and_clipped():
+    rng = np.random.default_rng(0)
+    first, second = 3.0 + 2.0 * rng.standard_normal((2, 300, 4))
+    normalizer = observation_normalizer(4, clip=10.0)
+    normalizer.update(first)
+    normalizer.update(second)
+    mean, variance = _prior_moments(np.concatenate([first, second]))
+    np.testing.assert_allclose(normalizer.mean.numpy(), mean, rtol=1e-10)
+    np.testing.assert_allclose(normalizer.std.numpy(), np.sqrt(variance + EPSILON), rtol=1e-10)
+    observations = np.array([[3.0, 3.0, 100.0, -100.0]], np.float32)
+    expected = np.clip((observations - mean) / np.sqrt(variance + EPSILON), -10, 10)
+    np.testing.assert_allclose(normalizer.normalize(observations).numpy(), expected, rtol=1e-5)
+    assert normalizer.normalize(observations).numpy()[0, 2:].tolist() == [10.0, -10.0]
+
+
+def test_rewards_are_divided_by_the_std_of_the_discounted_return():
+    """Two environments, two segments: the discounted return runs on across the segments
+    and restarts after each episode end; every reward of a segment is divided by the std of
+    all returns so far (the prior included) and clipped."""
+    gamma, clip = 0.9, 2.5
+    rng = np.random.default_rng(1)
+    rewards = rng.uniform(-1.0, 3.0, size=(2, 2, 40))  # [segment, env, step]
+    rewards[1, 0, 5] = 60.0  # far out: its scaled value is clipped
+    ends = rng.random((2, 2, 40)) < 0.08
+    normalizer = ReturnNormalizer(num_envs=2, gamma=gamma, clip=clip)
+    scaled = [normalizer.scale(rewards[index], ends[index]) for index in range(2)]
+
+    returns = np.zeros((2, 80))  # each environment's steps of both segments in order
+    flat_rewards = np.concatenate([rewards[0], rewards[1]], axis=1)
+    flat_ends = np.concatenate([ends[0], ends[1]], axis=1)
+    for env in range(2):
+        running = 0.0
+        for t in range(80):
+            running = gamma * running + flat_rewards[env, t]
+            returns[env, t] = running
+            if flat_ends[env, t]:
+                running = 0.0
+    for index, seen in enumerate((returns[:, :40], returns)):
+        _, variance = _prior_moments(seen.reshape(-1))
+        expected = np.clip(rewards[index] / np.sqrt(variance + EPSILON), -clip, clip)
+        np.testing.assert_allclose(scaled[index], expected, rtol=1e-9)
+    assert scaled[1][0, 5] == clip
+    np.testing.assert_allclose(normalizer.running_returns,
+                               np.where(flat_ends[:, -1], 0.0, returns[:, -1]))
+    assert float(normalizer.returns_rms.count) == pytest.approx(PRIOR_COUNT + 160)
