@@ -67,3 +67,21 @@ def test_acktr_ranks_collect_different_data_yet_take_identical_steps(policy):
         == first["timesteps"] + first["episodes"]
     assert first["timesteps"] == second["timesteps"] > 3 * 400
     assert first["episodes"] == second["episodes"] and first["kl"] == second["kl"] > 0
+
+
+@pytest.mark.parametrize("policy", ["gaussian", "flow"])
+def test_ppo_ranks_collect_different_data_yet_hold_identical_parameters(policy):
+    """Two ranks of two environments each: their own actions, yet the same parameters, Adam
+    moments and normaliser statistics (over all 4 environments' steps), and counts that
+    cover both ranks."""
+    first, second = _run_ranks(2, "check_ppo_sync.py", policy)
+    assert first["first_actions"] != second["first_actions"]
+    assert first["parameters"] == second["parameters"]
+    assert first["adam_moment"] == second["adam_moment"]
+    assert first["obs_mean"] == second["obs_mean"]
+    assert first["returns_std"] == second["returns_std"]
+    for result in (first, second):
+        assert result["obs_count"] == result["returns_count"] == pytest.approx(
+            1e-4 + 3 * 2 * 256)  # iterations x ranks x steps per rank
+        assert result["timesteps"] == 3 * 2 * 256
+    assert first["approxkl"] == second["approxkl"] > 0

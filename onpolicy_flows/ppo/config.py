@@ -1,0 +1,92 @@
+"""PPO hyperparameters. Defaults are the original's: `other_baselines/ppo_*/run_ppo_*.py` of
+onpolicybaselines, the `ppo2.learn` and `Model` it calls, baselines' ppo2 `MlpPolicy` and its
+`VecNormalize` (docs/divergences.md lists where this port differs)."""
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+from onpolicy_flows.common.config import option, require
+from onpolicy_flows.common.envs import env_kwargs_option, env_name_in_paths
+from onpolicy_flows.common.seeding import MAX_ENVS_PER_RANK
+from onpolicy_flows.policies import PolicyConfig
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    ALGORITHM: ClassVar[str] = "ppo"
+
+    env: str = option("Hopper-v4", "gymnasium id (the paper's retired ids map to their "
+                                   "successors), or module:Id for an env that importing "
+                                   "module registers")
+    env_kwargs: dict = env_kwargs_option()
+    seed: int = option(0, "base seed; rank r uses seed + 10000 * r")
+    num_timesteps: int = option(1_000_000, "stop after this many env steps, summed over ranks")
+    timesteps_per_batch: int = option(
+        2048, "env steps per rank per iteration (ppo2's nsteps; split evenly over "
+              "--envs-per-rank)")
+    envs_per_rank: int = option(
+        1, "environments per MPI rank, stepped in lock-step with one batched acting call "
+           "(1: the original's single environment)")
+    num_minibatches: int = option(
+        32, "minibatches per epoch; each rank's batch is split into this many")
+    epochs: int = option(10, "passes over the batch per iteration")
+    learning_rate: float = option(3e-4, "Adam step size (constant, as in the original)")
+    adam_epsilon: float = option(1e-5, "Adam epsilon")
+    max_grad_norm: float = option(
+        0.5, "the rank-averaged gradient of the whole loss is rescaled to at most this "
+             "global norm")
+    clip_range: float = option(
+        0.2, "probability ratios are clipped to [1 - c, 1 + c], value predictions to "
+             "c around the old ones")
+    entcoeff: float = option(0.0, "entropy bonus coefficient in the loss")
+    vf_coeff: float = option(0.5, "value-loss coefficient in the loss")
+    gamma: float = option(0.99, "discount (also of the returns that scale the rewards)")
+    lam: float = option(0.95, "GAE lambda")
+    bootstrap_truncation: bool = option(
+        True, "bootstrap from V(final observation) when the time limit cuts an episode "
+              "(--no-bootstrap-truncation: treat it as termination, as the original does)")
+    obs_clip: float = option(10.0, "standardised observations are clipped to [-c, c]")
+    reward_clip: float = option(
+        10.0, "rewards divided by the running std of the discounted return are clipped to "
+              "[-c, c]")
+    vf_hidden_sizes: tuple = option(
+        (64, 64), "tanh hidden layers of the value function (separate from the policy's)")
+    policy: PolicyConfig = dataclasses.field(
+        default_factory=lambda: PolicyConfig(hidden_sizes=(64, 64)))
+    logdir: str = option("logs", "parent directory of run directories")
+    save_every: int = option(10, "write a checkpoint every n iterations (and at the end)")
+
+    def __post_init__(self):
+        require(self.num_timesteps > 0, "--num-timesteps must be positive")
+        require(self.timesteps_per_batch > 0, "--timesteps-per-batch must be positive")
+        require(1 <= self.envs_per_rank <= MAX_ENVS_PER_RANK,
+                f"--envs-per-rank must be in [1, {MAX_ENVS_PER_RANK}]")
+        require(self.timesteps_per_batch % self.envs_per_rank == 0,
+                f"--timesteps-per-batch ({self.timesteps_per_batch}) must be a multiple of "
+                f"--envs-per-rank ({self.envs_per_rank})")
+        require(self.num_minibatches >= 1, "--num-minibatches must be >= 1")
+        require(self.timesteps_per_batch % self.num_minibatches == 0,
+                f"--timesteps-per-batch ({self.timesteps_per_batch}) must be a multiple of "
+                f"--num-minibatches ({self.num_minibatches})")
+        require(self.epochs >= 1, "--epochs must be >= 1")
+        require(self.learning_rate > 0, "--learning-rate must be positive")
+        require(self.adam_epsilon > 0, "--adam-epsilon must be positive")
+        require(self.max_grad_norm > 0, "--max-grad-norm must be positive")
+        require(self.clip_range > 0, "--clip-range must be positive")
+        require(self.vf_coeff >= 0, "--vf-coeff must be >= 0")
+        require(0 <= self.gamma <= 1, "--gamma must be in [0, 1]")
+        require(0 <= self.lam <= 1, "--lam must be in [0, 1]")
+        require(self.obs_clip > 0, "--obs-clip must be positive")
+        require(self.reward_clip > 0, "--reward-clip must be positive")
+        require(len(self.vf_hidden_sizes) > 0 and min(self.vf_hidden_sizes) > 0,
+                "--vf-hidden-sizes must be one or more positive integers")
+        require(self.save_every >= 1, "--save-every must be >= 1")
+
+    @property
+    def minibatch_size(self) -> int:
+        """Rows per minibatch on each rank."""
+        return self.timesteps_per_batch // self.num_minibatches
+
+    @property
+    def run_name(self) -> str:
+        return f"ppo-{env_name_in_paths(self.env)}-{self.policy.policy}-seed{self.seed}"
