@@ -1,8 +1,10 @@
 """MPI behaviour under `mpirun -np 2`: reductions equal single-process numbers on the pooled
 data, and TRPO workers hold identical parameters after training."""
+import csv
 import json
 import os
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -48,6 +50,7 @@ def test_running_mean_std_and_allreduce_agree_with_single_process_numbers():
 @pytest.mark.parametrize("policy", ["gaussian", "flow"])
 def test_trpo_ranks_hold_identical_parameters(policy):
     first, second = _run_ranks(2, "check_trpo_sync.py", policy)
+    assert first["first_actions"] != second["first_actions"]  # each rank its own data
     assert first["timesteps"] == second["timesteps"] == 2 * 2 * 256  # iterations x ranks x batch
     assert first["policy_params"] == second["policy_params"]
     assert first["vf_params"] == second["vf_params"]
@@ -85,3 +88,30 @@ def test_ppo_ranks_collect_different_data_yet_hold_identical_parameters(policy):
             1e-4 + 3 * 2 * 256)  # iterations x ranks x steps per rank
         assert result["timesteps"] == 3 * 2 * 256
     assert first["approxkl"] == second["approxkl"] > 0
+
+
+@pytest.mark.parametrize("algorithm", ["trpo", "acktr"])
+def test_a_single_process_run_resumes_under_two_ranks(tmp_path, algorithm):
+    batch = {"trpo": 256, "acktr": 300}[algorithm]
+    flags = ["--env", "InvertedPendulum-v4", "--timesteps-per-batch", str(batch),
+             "--save-every", "1", "--logdir", str(tmp_path)]
+    if algorithm == "acktr":
+        flags += ["--hidden-sizes", "16", "16"]
+    first = subprocess.run([sys.executable, "-m", f"run.{algorithm}", *flags,
+                            "--num-timesteps", str(2 * batch)], cwd=REPO_ROOT,
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    (run_dir,) = [entry.path for entry in os.scandir(tmp_path) if entry.is_dir()]
+    resumed = subprocess.run(
+        mpirun_command(2, "-m", f"run.{algorithm}", "--resume", run_dir, "--num-timesteps",
+                       str(6 * batch)), cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    with open(os.path.join(run_dir, "progress.csv"), newline="") as file:
+        rows = list(csv.DictReader(file))
+    steps = [float(row["TimestepsSoFar"]) for row in rows]
+    assert [int(float(row["Iteration"])) for row in rows] == list(range(1, len(rows) + 1))
+    assert len(rows) >= 3 and steps[-1] >= 6 * batch
+    assert os.path.exists(os.path.join(run_dir, "monitor.1.csv"))  # rank 1 ran its episodes
+    if algorithm == "trpo":  # steps per rank: one rank's batches, then two ranks'
+        assert np.diff(steps)[0] == batch and np.diff(steps)[-1] == 2 * batch

@@ -31,6 +31,7 @@ from onpolicy_flows.common.envs import make_env, space_dims
 from onpolicy_flows.common.flat_params import flatten
 from onpolicy_flows.common.logger import Logger
 from onpolicy_flows.common.progress import Progress
+from onpolicy_flows.common.rollback import keep_if_finite
 from onpolicy_flows.common.seeding import (
     configure_tensorflow_threads,
     rank_seed,
@@ -171,13 +172,19 @@ class ACKTRLearner:
         values, advantages, targets = self._estimate_advantages(episodes, features,
                                                                 final_features)
         ev_before = explained_variance(values, targets)
-        self.value_function.fit(features, targets)
+        keep_if_finite(self.value_function.variables,
+                       lambda: self.value_function.fit(features, targets), self.logger.log,
+                       "the value function's K-FAC fit")
         ev_after = explained_variance(self.value_function.predict(features).numpy(), targets)
-        step_stats = {key: float(value) for key, value in self.policy_update.step(
-            observations, actions, _standardise_over_ranks(advantages)).items()}
+        step, stepped = keep_if_finite(
+            self.policy.trainable_variables + self.policy_optimizer.variables,
+            lambda: self.policy_update.step(observations, actions,
+                                            _standardise_over_ranks(advantages)),
+            self.logger.log, "the policy's K-FAC step")
+        step_stats = {key: float(value) if stepped else 0.0 for key, value in step.items()}
         step_stats = dict(zip(step_stats, mpi.allreduce_mean(list(step_stats.values()))))
         stepsize = float(self.policy_optimizer.learning_rate.numpy())
-        self._adapt_stepsize(step_stats["KL"])
+        self._adapt_stepsize(step_stats["KL"] if stepped else float("inf"))  # undone: smaller
         if int(self.progress.iteration) % SYNC_CHECK_EVERY == 0:
             mpi.assert_synced(np.concatenate([flatten(self.policy.trainable_variables),
                                               flatten(self.value_function.trainable_variables)

@@ -10,6 +10,8 @@ from typing import List
 import gymnasium as gym
 import numpy as np
 
+from onpolicy_flows.common import mpi
+from onpolicy_flows.common.finite import require_finite_actions, require_finite_from_env
 from onpolicy_flows.common.zfilter import ZFilter
 from onpolicy_flows.policies.base import CompiledActor
 
@@ -45,30 +47,42 @@ class EpisodeCollector:
         self.obs_filter = obs_filter
         self.low = env.action_space.low.astype(np.float64)
         self.high = env.action_space.high.astype(np.float64)
+        self.env_steps = 0  # in this process
 
     def collect(self, min_steps: int) -> List[Episode]:
-        """Whole episodes until their total length exceeds `min_steps`."""
+        """Whole episodes until their total length exceeds `min_steps`. Collective (the
+        filter merges all ranks' observations): a non-finite observation, reward or action
+        on any rank stops every rank before the filter sees it (common.finite)."""
         self.actor.sync()
         self.obs_filter.load()
+        episodes = mpi.call_stopping_together(lambda: self._episodes(min_steps))
+        self.obs_filter.store()
+        return episodes
+
+    def _episodes(self, min_steps: int) -> List[Episode]:
         episodes, steps = [], 0
         while steps <= min_steps:
             episodes.append(self._episode())
             steps += len(episodes[-1])
-        self.obs_filter.store()
         return episodes
 
     def _episode(self) -> Episode:
         raw, _ = self.env.reset()
+        require_finite_from_env(raw, "observation", self.env, self.env_steps, 0)
         current = self.obs_filter(raw)
         previous = np.zeros_like(current)
         observations, actions, rewards = [], [], []
         while True:
             pair = np.concatenate([current, previous])[None]  # [1, 2 * obs_dim]
             action = self.actor(pair)[0]
+            require_finite_actions(action)
             observations.append(pair[0])
             actions.append(action)
             raw, reward, terminated, truncated, _ = self.env.step(
                 scale_actions(action, self.low, self.high))
+            self.env_steps += 1
+            require_finite_from_env(raw, "observation", self.env, self.env_steps, 0)
+            require_finite_from_env(reward, "reward", self.env, self.env_steps, 0)
             rewards.append(reward)
             previous, current = current, self.obs_filter(raw)
             if terminated or truncated:

@@ -5,7 +5,8 @@ import sys
 from typing import Callable, Type
 
 from onpolicy_flows.common import config as config_lib
-from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.common import mpi
+from onpolicy_flows.common.errors import AgreedError, UserError
 from onpolicy_flows.common.run_dir import load_config
 
 RESUMABLE_OVERRIDES = ("num_timesteps",)  # settings a resumed run may change
@@ -55,11 +56,17 @@ def _explicit_flags(config_cls: Type, argv) -> list:
 
 
 def main_guard(main: Callable[[], None]) -> None:
-    """Runs `main`; a UserError becomes one line on stderr and exit status 2, Ctrl-C exit 130."""
+    """Runs `main`; a UserError becomes one line on stderr and exit status 2 (an error all MPI
+    ranks agreed on is printed by rank 0 alone; one raised on a single rank ends the whole
+    job), Ctrl-C exit 130."""
     try:
         main()
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        agreed = isinstance(error, AgreedError)
+        if mpi.is_root() or not agreed:
+            print(f"error: {error}", file=sys.stderr, flush=True)
+        if not agreed:
+            mpi.abort(2)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -13,6 +13,7 @@ from typing import Any, Type, TypeVar
 
 import onpolicy_flows
 from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.common.files import write_failure
 
 Config = TypeVar("Config")
 
@@ -112,9 +113,18 @@ def provenance() -> dict:
 
 
 def save_json(config, path: str) -> None:
-    with open(path, "w") as file:
-        json.dump(to_dict(config), file, indent=2)
-        file.write("\n")
+    """Writes config.json beside `path` and renames it over it, so that a reader (another
+    MPI rank of a resumed run) never sees half a file; a failed write leaves the old one."""
+    scratch = path + ".tmp"
+    try:
+        with open(scratch, "w") as file:
+            json.dump(to_dict(config), file, indent=2)
+            file.write("\n")
+        os.replace(scratch, path)
+    except OSError as error:
+        if os.path.exists(scratch):
+            os.remove(scratch)
+        raise write_failure("config.json", path, error) from error
 
 
 def _build(config_cls, data):

@@ -21,11 +21,16 @@ import numpy as np
 
 from onpolicy_flows.common.config import option
 from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.common.files import drop_cut_last_line, write_failure
 from onpolicy_flows.common.quiet import console_silenced
 
 BULLET_PACKAGE = "pybullet_envs_gymnasium"
 BULLET_INSTALL_HINT = 'pip install -e ".[bullet]" (or: pip install pybullet-envs-gymnasium)'
 _BULLET_ID = re.compile(r"BulletEnv-v\d+$")
+
+# The -v4 MuJoCo tasks are this project's deliberate choice (docs/tasks.md); gymnasium's
+# advice to upgrade them to -v5, printed at every make, would only clutter every log.
+warnings.filterwarnings("ignore", message=r".*is out of date\. You should consider upgrading")
 
 # The paper's gym ids (mujoco_py era) and their gymnasium successors, and Roboschool's
 # humanoids and their ports to pybullet (pybullet-envs-gymnasium).
@@ -160,11 +165,16 @@ class Monitor(gym.Wrapper):
         self._return = 0.0
         self._length = 0
         self._file = None
+        self._path = path
         if path is not None:
-            self._file = open(path, "a", buffering=1)
-            if self._file.tell() == 0:
-                header = dict(t_start=self._start, env_id=env.spec.id if env.spec else None)
-                self._file.write("#" + json.dumps(header) + "\nr,l,t\n")
+            header = dict(t_start=self._start, env_id=env.spec.id if env.spec else None)
+            try:
+                drop_cut_last_line(path)  # a resumed run appends to the same file
+                self._file = open(path, "a", buffering=1)
+                if self._file.tell() == 0:
+                    self._file.write("#" + json.dumps(header) + "\nr,l,t\n")
+            except OSError as error:
+                raise write_failure("the episode monitor", path, error) from error
 
     def reset(self, **kwargs):
         if self._first_seed is not None:
@@ -181,7 +191,10 @@ class Monitor(gym.Wrapper):
             episode = dict(r=self._return, l=self._length, t=time.time() - self._start)
             info = dict(info, episode=episode)
             if self._file is not None:
-                self._file.write(f"{episode['r']:.6g},{episode['l']},{episode['t']:.3f}\n")
+                try:
+                    self._file.write(f"{episode['r']:.6g},{episode['l']},{episode['t']:.3f}\n")
+                except OSError as error:
+                    raise write_failure("the episode monitor", self._path, error) from error
         return observation, reward, terminated, truncated, info
 
     def close(self):

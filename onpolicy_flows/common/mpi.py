@@ -3,7 +3,11 @@
 All reductions take and return float64 numpy arrays, so that sums over ranks do not lose
 precision and every rank ends with bit-identical results.
 """
+from typing import Callable, Optional, TypeVar
+
 import numpy as np
+
+from onpolicy_flows.common.errors import AgreedError, UserError
 
 try:
     from mpi4py import MPI
@@ -23,6 +27,13 @@ def world_size() -> int:
 
 def is_root() -> bool:
     return rank() == 0
+
+
+def abort(status: int) -> None:
+    """Ends every rank of the job (a rank that failed alone would leave the others waiting in
+    their next collective); nothing without MPI."""
+    if world_size() > 1:
+        MPI.COMM_WORLD.Abort(status)
 
 
 def allreduce_sum(values) -> np.ndarray:
@@ -60,3 +71,29 @@ def assert_synced(values, what: str) -> None:
     gathered = allgather(np.asarray(values, dtype=np.float64))
     if not all(np.array_equal(gathered[0], other) for other in gathered[1:]):
         raise RuntimeError(f"{what} differ between MPI ranks: the workers are out of sync")
+
+
+def raise_on_any_rank(error: Optional[UserError]) -> None:
+    """Collective: if any rank passes an error, every rank raises an AgreedError with the
+    message of the lowest such rank (a rank that stopped alone would leave the others
+    waiting in their next collective)."""
+    messages = allgather(None if error is None else str(error))
+    failed = [message for message in messages if message is not None]
+    if failed:
+        raise AgreedError(failed[0]) from error
+
+
+Result = TypeVar("Result")
+
+
+def call_stopping_together(work: Callable[[], Result]) -> Result:
+    """Collective: `work()`'s result, or, if it raised a UserError on any rank, that error
+    raised on every rank (see `raise_on_any_rank`). For work without collectives inside
+    (rollouts, file writes on rank 0)."""
+    error = None
+    try:
+        result = work()
+    except UserError as caught:
+        error = caught
+    raise_on_any_rank(error)
+    return result

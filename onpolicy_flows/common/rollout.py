@@ -10,6 +10,8 @@ from typing import List, Sequence
 import gymnasium as gym
 import numpy as np
 
+from onpolicy_flows.common import mpi
+from onpolicy_flows.common.finite import require_finite_actions, require_finite_from_env
 from onpolicy_flows.policies.base import CompiledActor
 
 
@@ -54,9 +56,13 @@ class SegmentCollector:
         self.envs = list(envs)
         self.actor = actor
         self.steps_per_env = steps_per_env
-        self.observations = np.stack([env.reset()[0] for env in self.envs]).astype(np.float32)
+        self.env_steps = [0] * len(self.envs)  # per env, in this process
+        self.observations = mpi.call_stopping_together(lambda: np.stack(
+            [self._reset(index) for index in range(len(self.envs))]))
 
     def collect(self) -> Segment:
+        """The next S steps of every env. Collective: a non-finite observation, reward or
+        action (or another UserError) on any rank stops every rank (common.finite)."""
         self.actor.sync()
         num_envs, steps = len(self.envs), self.steps_per_env
         obs_dim = self.observations.shape[1]
@@ -68,13 +74,22 @@ class SegmentCollector:
             next_observations=np.zeros((num_envs, steps, obs_dim), np.float32),
             terminated=np.zeros((num_envs, steps), bool),
             truncated=np.zeros((num_envs, steps), bool))
+        mpi.call_stopping_together(lambda: self._fill(segment))
+        return segment
+
+    def _fill(self, segment: Segment) -> None:
         observations = self.observations
-        for t in range(steps):
+        for t in range(self.steps_per_env):
             segment.observations[:, t] = observations
             actions = self.actor(observations)
+            require_finite_actions(actions)
             segment.actions[:, t] = actions
             for index, (env, action) in enumerate(zip(self.envs, actions)):
                 observation, reward, terminated, truncated, info = env.step(action)
+                self.env_steps[index] += 1
+                require_finite_from_env(observation, "observation", env,
+                                        self.env_steps[index], index)
+                require_finite_from_env(reward, "reward", env, self.env_steps[index], index)
                 segment.rewards[index, t] = reward
                 segment.next_observations[index, t] = observation
                 segment.terminated[index, t] = terminated
@@ -82,7 +97,12 @@ class SegmentCollector:
                 if terminated or truncated:
                     segment.episode_returns.append(info["episode"]["r"])
                     segment.episode_lengths.append(info["episode"]["l"])
-                    observation, _ = env.reset()
+                    observation = self._reset(index)
                 observations[index] = observation
         self.observations = observations
-        return segment
+
+    def _reset(self, index: int) -> np.ndarray:
+        observation, _ = self.envs[index].reset()
+        require_finite_from_env(observation, "observation", self.envs[index],
+                                self.env_steps[index], index)
+        return observation.astype(np.float32)

@@ -23,8 +23,13 @@ from onpolicy_flows.common.envs import space_dims
 from onpolicy_flows.common.logger import Logger
 from onpolicy_flows.common.minibatches import minibatch_indices
 from onpolicy_flows.common.mpi_adam import MpiAdam
-from onpolicy_flows.common.progress import Progress, count_segment_iteration, record_progress
+from onpolicy_flows.common.progress import (
+    Progress,
+    count_segment_iteration,
+    record_progress,
+)
 from onpolicy_flows.common.rank_envs import make_rank_envs
+from onpolicy_flows.common.rollback import keep_if_finite
 from onpolicy_flows.common.rollout import Segment, SegmentCollector
 from onpolicy_flows.common.seeding import (
     configure_tensorflow_threads,
@@ -107,8 +112,12 @@ class PPOLearner:
         self.obs_normalizer.update(Segment.flat(segment.observations))
         rewards = self.return_normalizer.scale(segment.rewards, segment.episode_ends)
         batch = self._batch(segment, rewards)
-        losses = self.update.run(batch, self._minibatches(), self.config.learning_rate,
-                                 self.config.clip_range)
+        losses, _ = keep_if_finite(
+            self.policy.trainable_variables + self.value_function.trainable_variables
+            + self.optimizer.variables,
+            lambda: self.update.run(batch, self._minibatches(), self.config.learning_rate,
+                                    self.config.clip_range),
+            self.logger.log, "the PPO update")
         if int(self.progress.iteration) % SYNC_CHECK_EVERY == 0:
             mpi.assert_synced(self.optimizer.params.get(), "parameters")
         return self._log(segment, losses, explained_variance(batch.values, batch.returns),

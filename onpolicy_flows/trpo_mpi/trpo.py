@@ -19,6 +19,7 @@ from onpolicy_flows.common.logger import Logger
 from onpolicy_flows.common.mpi_adam import MpiAdam
 from onpolicy_flows.common.progress import Progress, count_segment_iteration, record_progress
 from onpolicy_flows.common.rank_envs import make_rank_envs
+from onpolicy_flows.common.rollback import keep_if_finite
 from onpolicy_flows.common.rollout import Segment, SegmentCollector
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
 from onpolicy_flows.common.seeding import (
@@ -108,9 +109,12 @@ class TRPOLearner:
         batch = PolicyBatch(observations, Segment.flat(segment.actions),
                             _standardise(advantages).astype(np.float32))
         step_stats = trpo_step(self.objective, batch, self.step_settings, self.logger.log)
-        self.value_function.fit(self.vf_optimizer, observations, returns,
-                                self.config.vf_iters, self.config.vf_batch_size,
-                                self.config.vf_stepsize, self.minibatch_rng)
+        keep_if_finite(
+            self.value_function.variables + self.vf_optimizer.variables,
+            lambda: self.value_function.fit(self.vf_optimizer, observations, returns,
+                                            self.config.vf_iters, self.config.vf_batch_size,
+                                            self.config.vf_stepsize, self.minibatch_rng),
+            self.logger.log, "the value-function fit")
         if int(self.progress.iteration) % SYNC_CHECK_EVERY == 0:
             mpi.assert_synced(np.concatenate([self.objective.params.get(),
                                               self.vf_optimizer.params.get()]), "parameters")

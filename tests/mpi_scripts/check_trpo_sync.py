@@ -13,8 +13,9 @@ def main(policy: str):
     config = TRPOConfig(env="Pendulum-v1", seed=3, timesteps_per_batch=256, num_timesteps=512,
                         policy=PolicyConfig(policy=policy))
     learner = TRPOLearner(config, run_dir=None)
+    first_actions = learner.collector.collect().actions[0, :5].tolist()
     rows = [learner.iterate() for _ in range(2)]
-    write_result(dict(rank=mpi.rank(),
+    write_result(dict(rank=mpi.rank(), first_actions=first_actions,
                           policy_params=learner.objective.params.get().tolist(),
                           vf_params=learner.vf_optimizer.params.get().tolist(),
                           meankl=rows[-1]["meankl"],
