@@ -49,25 +49,32 @@ class TRPOObjective:
     enter as data (`old_log_probs`) instead of being recomputed through the old policy's
     network in every call; the old policy itself is only read by closed-form KLs (the
     Gaussian's).
+
+    With `batch_size` (TRPO's batches are always `timesteps_per_batch` steps per rank) the
+    functions are traced for that many rows, and the Fisher-vector products for the rows of
+    `PolicyBatch.subsample(fvp_subsample)`: with static shapes the gradient graphs need no
+    run-time shape arithmetic, which makes the flow's Fisher-vector product a third smaller,
+    about twice as fast to build and faster per call. Without it, any batch size is accepted.
     """
 
-    def __init__(self, policy: Policy, old_policy: Policy, entcoeff: float):
+    def __init__(self, policy: Policy, old_policy: Policy, entcoeff: float,
+                 batch_size: Optional[int] = None, fvp_subsample: int = 1):
         self.policy = policy
         self.old_policy = old_policy
         self.entcoeff = entcoeff
         self.params = FlatParameters(policy.trainable_variables)
         self.old_params = FlatParameters(old_policy.trainable_variables)
-        batch = [tf.TensorSpec([None, policy.obs_dim], tf.float32),
-                 tf.TensorSpec([None, policy.act_dim], tf.float32),
-                 tf.TensorSpec([None], tf.float32)]
+        batch = _batch_specs(policy, batch_size)
+        fvp_batch = _batch_specs(policy, None if batch_size is None
+                                 else len(range(0, batch_size, fvp_subsample)))
         vector = tf.TensorSpec([self.params.size], tf.float32)
         self.losses = compiled(self._losses, input_signature=batch + batch[2:])
         self.losses_and_gradient = compiled(self._losses_and_gradient, input_signature=batch)
         self.fisher_vector_products = {
             "kl-hessian": compiled(self._kl_hessian_vector_product,
-                                   input_signature=batch[:2] + batch[2:] + [vector]),
+                                   input_signature=fvp_batch + [vector]),
             "score": compiled(self._score_fisher_vector_product,
-                              input_signature=batch[:2] + [vector])}
+                              input_signature=fvp_batch[:2] + [vector])}
 
     def _losses(self, observations, actions, advantages, old_log_probs, log_probs=None):
         """[5] float32: optimgain, meankl, entloss, surrgain, entropy (LOSS_NAMES).
@@ -145,6 +152,14 @@ class TRPOObjective:
         """LOSS_NAMES averaged over ranks, float64 [5]."""
         return mpi.allreduce_mean(self.losses(batch.observations, batch.actions,
                                               batch.advantages, batch.old_log_probs).numpy())
+
+
+def _batch_specs(policy: Policy, rows: Optional[int]):
+    """Specs of observations [rows, obs_dim], actions [rows, act_dim] and one float per row
+    [rows] (advantages or log-densities); `rows` None for any number."""
+    return [tf.TensorSpec([rows, policy.obs_dim], tf.float32),
+            tf.TensorSpec([rows, policy.act_dim], tf.float32),
+            tf.TensorSpec([rows], tf.float32)]
 
 
 @dataclass(frozen=True)

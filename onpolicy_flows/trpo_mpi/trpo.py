@@ -70,7 +70,8 @@ class TRPOLearner:
         self.value_function = ValueFunction(obs_dim, self.obs_normalizer,
                                             config.vf_hidden_sizes, seed=config.seed + 1)
         self.vf_optimizer = MpiAdam(self.value_function.net.trainable_variables)
-        self.objective = TRPOObjective(self.policy, self.old_policy, config.entcoeff)
+        self.objective = TRPOObjective(self.policy, self.old_policy, config.entcoeff,
+                                       config.timesteps_per_batch, config.fvp_subsample)
         self.step_settings = StepSettings(config.max_kl, config.cg_iters, config.cg_damping,
                                           config.fvp_subsample, config.max_backtracks,
                                           config.fisher)
