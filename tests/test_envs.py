@@ -7,12 +7,14 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
 from onpolicy_flows.acktr import ACKTRConfig, ACKTRLearner
+from onpolicy_flows.common import envs
 from onpolicy_flows.common.cli import main_guard, train_from_command_line
 from onpolicy_flows.common.config import from_dict, to_dict
 from onpolicy_flows.common.envs import BULLET_PACKAGE, make_env, resolve_env_id
@@ -38,9 +40,13 @@ def _only_run_dir(logdir):
     return run_dir
 
 
-def test_retired_mujoco_ids_map_to_their_successors_with_a_warning():
+def test_retired_mujoco_ids_map_to_their_successors_with_a_warning(monkeypatch):
+    monkeypatch.setattr(envs, "_WARNED_RETIRED", set())  # as in a fresh process
     with pytest.warns(UserWarning, match="Hopper-v1 no longer exists; using its successor "
                                          "Hopper-v4"):
+        assert resolve_env_id("Hopper-v1") == "Hopper-v4"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the second time: no warning
         assert resolve_env_id("Hopper-v1") == "Hopper-v4"
     with pytest.raises(UserError, match="closest substitute is Humanoid-v4"):
         resolve_env_id("SimpleHumanoid")

@@ -61,6 +61,9 @@ def env_name_in_paths(env_id: str) -> str:
     return env_id.rpartition(":")[2]
 
 
+_WARNED_RETIRED = set()
+
+
 def resolve_env_id(env_id: str) -> str:
     """The registered gymnasium id that `env_id` names, after importing what registers it
     (the user's module of "module:Id", or pybullet's envs); raises UserError naming the fix."""
@@ -69,7 +72,10 @@ def resolve_env_id(env_id: str) -> str:
         _import_registering_module(module, env_id)
     elif env_id in RETIRED_IDS:
         name = RETIRED_IDS[env_id]
-        warnings.warn(f"{env_id} no longer exists; using its successor {name}", stacklevel=2)
+        if env_id not in _WARNED_RETIRED:  # once per process, however many envs are made
+            _WARNED_RETIRED.add(env_id)
+            warnings.warn(f"{env_id} no longer exists; using its successor {name}",
+                          stacklevel=2)
     elif env_id in UNAVAILABLE_IDS:
         raise UserError(f"{env_id} (rllab) is not available in gymnasium; the closest "
                         f"substitute is {UNAVAILABLE_IDS[env_id]}")
