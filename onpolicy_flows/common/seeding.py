@@ -23,6 +23,15 @@ def resumed_seed(seed: int, iteration: int) -> int:
     return seed + 1_000_003 * iteration
 
 
+def reseed_after_resume(policy, seed: int, iteration: int) -> np.random.Generator:
+    """After every rank restored rank 0's state at `iteration`: gives `policy` (a
+    `policies.base.Policy`) this rank's own noise stream for the resumed run and returns a
+    minibatch generator seeded alike."""
+    seed = resumed_seed(seed, iteration)
+    policy.noise.reset_from_seed(seed)
+    return np.random.default_rng(seed)
+
+
 def seed_everything(seed: int) -> None:
     """Seeds Python's, numpy's and TensorFlow's global generators."""
     random.seed(seed)

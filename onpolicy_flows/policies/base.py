@@ -152,6 +152,14 @@ class CompiledActor:
                 setattr(owner, name, variable)
 
 
+def raw_observation_actor(policy: Policy, deterministic: bool):
+    """Raw env observation [obs_dim] -> env action [act_dim] with `policy`'s current weights,
+    for replays of learners whose policy normalises its own observations (TRPO, PPO)."""
+    actor = CompiledActor(policy, deterministic=deterministic)
+    actor.sync()
+    return lambda observation: actor(np.asarray(observation, np.float32)[None])[0]
+
+
 def _trainable_slots(module: tf.Module) -> List[Tuple[tf.Module, str, tf.Variable]]:
     """(owning module, attribute name, variable) for every trainable variable that is an
     attribute of a module in `module`'s tree (the layout of every network in this package)."""

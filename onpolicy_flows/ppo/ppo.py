@@ -34,14 +34,14 @@ from onpolicy_flows.common.rollout import Segment, SegmentCollector
 from onpolicy_flows.common.seeding import (
     configure_tensorflow_threads,
     rank_seed,
-    resumed_seed,
+    reseed_after_resume,
     seed_everything,
 )
 from onpolicy_flows.common.training import train
 from onpolicy_flows.common.value_function import ValueFunction
 from onpolicy_flows.common.vec_normalize import ReturnNormalizer, observation_normalizer
 from onpolicy_flows.policies import make_policy
-from onpolicy_flows.policies.base import CompiledActor
+from onpolicy_flows.policies.base import CompiledActor, raw_observation_actor
 from onpolicy_flows.ppo.config import PPOConfig
 from onpolicy_flows.ppo.objective import PPOBatch, PPOUpdate
 
@@ -95,15 +95,12 @@ class PPOLearner:
 
     def after_restore(self) -> None:
         """Every rank restored rank 0's state: give each its own noise stream again."""
-        seed = resumed_seed(self.seed, int(self.progress.iteration))
-        self.policy.noise.reset_from_seed(seed)
-        self.minibatch_rng = np.random.default_rng(seed)
+        self.minibatch_rng = reseed_after_resume(self.policy, self.seed,
+                                                 int(self.progress.iteration))
 
     def evaluation_actor(self, deterministic: bool):
         """Raw env observation [obs_dim] -> env action [act_dim], for replays."""
-        actor = CompiledActor(self.policy, deterministic=deterministic)
-        actor.sync()
-        return lambda observation: actor(np.asarray(observation, np.float32)[None])[0]
+        return raw_observation_actor(self.policy, deterministic)
 
     def iterate(self) -> Dict[str, float]:
         """One PPO iteration: collect, normalise, estimate advantages, minibatch epochs, log."""

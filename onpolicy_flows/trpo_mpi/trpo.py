@@ -25,13 +25,13 @@ from onpolicy_flows.common.running_mean_std import RunningMeanStd
 from onpolicy_flows.common.seeding import (
     configure_tensorflow_threads,
     rank_seed,
-    resumed_seed,
+    reseed_after_resume,
     seed_everything,
 )
 from onpolicy_flows.common.training import train
 from onpolicy_flows.common.value_function import ValueFunction
 from onpolicy_flows.policies import make_policy
-from onpolicy_flows.policies.base import CompiledActor
+from onpolicy_flows.policies.base import CompiledActor, raw_observation_actor
 from onpolicy_flows.trpo_mpi.config import TRPOConfig
 from onpolicy_flows.trpo_mpi.policy_step import (
     PolicyBatch,
@@ -91,15 +91,12 @@ class TRPOLearner:
 
     def after_restore(self) -> None:
         """Every rank restored rank 0's state: give each its own noise stream again."""
-        seed = resumed_seed(self.seed, int(self.progress.iteration))
-        self.policy.noise.reset_from_seed(seed)
-        self.minibatch_rng = np.random.default_rng(seed)
+        self.minibatch_rng = reseed_after_resume(self.policy, self.seed,
+                                                 int(self.progress.iteration))
 
     def evaluation_actor(self, deterministic: bool):
         """Raw env observation [obs_dim] -> env action [act_dim], for replays."""
-        actor = CompiledActor(self.policy, deterministic=deterministic)
-        actor.sync()
-        return lambda observation: actor(np.asarray(observation, np.float32)[None])[0]
+        return raw_observation_actor(self.policy, deterministic)
 
     def iterate(self) -> Dict[str, float]:
         """One TRPO iteration: collect, estimate advantages, normalise, step, fit, log."""
