@@ -54,7 +54,9 @@ def test_trpo_ranks_hold_identical_parameters(policy):
     assert first["timesteps"] == second["timesteps"] == 2 * 2 * 256  # iterations x ranks x batch
     assert first["policy_params"] == second["policy_params"]
     assert first["vf_params"] == second["vf_params"]
-    assert first["meankl"] == second["meankl"] > 0
+    assert first["meankls"] == second["meankls"]
+    assert max(first["meankls"]) > 0  # a step was taken (the flow skips one when its
+    # sample-KL Hessian gives a non-positive quadratic form; at this seed it takes both)
 
 
 @pytest.mark.parametrize("policy", ["gaussian", "flow"])

@@ -1,5 +1,5 @@
-"""Run under `mpirun -np N`: two TRPO iterations on Pendulum-v1; every rank prints a JSON line
-with its policy and value-function parameters and its rank-averaged log row."""
+"""Run under `mpirun -np N`: two TRPO iterations on Reacher-v4 (two action dimensions: no flow coupling sees an all-zero input); every rank prints a JSON line
+with its policy and value-function parameters and its rank-averaged KLs of both steps."""
 import json
 import os
 import sys
@@ -10,7 +10,7 @@ from onpolicy_flows.trpo_mpi import TRPOConfig, TRPOLearner
 
 
 def main(policy: str):
-    config = TRPOConfig(env="Pendulum-v1", seed=3, timesteps_per_batch=256, num_timesteps=512,
+    config = TRPOConfig(env="Reacher-v4", seed=5, timesteps_per_batch=256, num_timesteps=512,
                         policy=PolicyConfig(policy=policy))
     learner = TRPOLearner(config, run_dir=None)
     first_actions = learner.collector.collect().actions[0, :5].tolist()
@@ -18,7 +18,7 @@ def main(policy: str):
     write_result(dict(rank=mpi.rank(), first_actions=first_actions,
                           policy_params=learner.objective.params.get().tolist(),
                           vf_params=learner.vf_optimizer.params.get().tolist(),
-                          meankl=rows[-1]["meankl"],
+                          meankls=[row["meankl"] for row in rows],
                       timesteps=int(learner.progress.timesteps)))
     learner.close()
 
