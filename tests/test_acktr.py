@@ -123,3 +123,19 @@ def test_gaussian_acktr_learns_inverted_pendulum():
         learner.close()
     assert history[0]["EpRewMean"] < 30
     assert history[-1]["EpRewMean"] >= 100
+
+
+@pytest.mark.parametrize("policy", ["beta", "tanh-gaussian"])
+def test_bounded_policies_step_with_k_fac(policy):
+    """The cold-start iteration, then one K-FAC iteration: every parameter (the
+    tanh-Gaussian's log-std included) moves, the KL is small and finite."""
+    config = PolicyConfig(policy=policy, hidden_sizes=(64, 64), mean_init_scale=0.1)
+    learner = ACKTRLearner(ACKTRConfig(env="InvertedPendulum-v4", timesteps_per_batch=300,
+                                       policy=config), run_dir=None)
+    learner.logger.enabled = False
+    before = [variable.numpy().copy() for variable in learner.policy.trainable_variables]
+    rows = [learner.iterate() for _ in range(2)]
+    after = learner.policy.trainable_variables
+    learner.close()
+    assert all(not np.array_equal(b, a.numpy()) for b, a in zip(before, after))
+    assert 0 < rows[-1]["KL"] < 0.1 and np.isfinite(rows[-1]["entropy"])

@@ -63,6 +63,20 @@ def test_trpo_learns_inverted_pendulum(policy):
     assert last > 4 * first and last > 40, [round(row["EpRewMean"]) for row in rows]
 
 
+@pytest.mark.parametrize("policy", ["beta", "tanh-gaussian"])
+def test_bounded_policies_improve_inverted_pendulum(policy):
+    """About 6-7 steps of balancing at first; TRPO at least doubles that within 6
+    iterations, inside the trust region."""
+    config = TRPOConfig(env="InvertedPendulum-v4", timesteps_per_batch=1024,
+                        num_timesteps=6 * 1024, policy=PolicyConfig(policy=policy))
+    learner = TRPOLearner(config, run_dir=None)
+    learner.logger.stdout = io.StringIO()
+    rows = [learner.iterate() for _ in range(6)]
+    learner.close()
+    assert rows[-1]["EpRewMean"] > 2 * rows[0]["EpRewMean"], [row["EpRewMean"] for row in rows]
+    assert all(row["meankl"] <= 1.5 * config.max_kl for row in rows)
+
+
 def _progress_without_time(run_dir):
     with open(os.path.join(run_dir, "progress.csv"), newline="") as file:
         rows = list(csv.DictReader(file))
