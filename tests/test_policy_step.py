@@ -108,6 +108,27 @@ def test_flow_kl_hessian_vector_product_equals_finite_differences_of_the_gradien
     assert np.linalg.norm(product - finite) < 0.01 * np.linalg.norm(finite)
 
 
+def test_objective_traced_for_the_batch_shape_computes_what_the_any_shape_one_does():
+    """TRPO traces its objective for its fixed batch (and its subsampled Fisher batch); the
+    numbers must be those of the objective that accepts any batch size."""
+    policy, any_shape = _pair("flow")
+    fixed_shape = TRPOObjective(policy, any_shape.old_policy, entcoeff=0.0, batch_size=12,
+                                fvp_subsample=5)
+    batch = _batch(policy)
+    fvp_batch = batch.subsample(5)  # 3 of the 12 rows
+    vector = np.random.default_rng(4).standard_normal(any_shape.params.size)
+    data = (batch.observations, batch.actions, batch.advantages)
+    for a, b in zip(any_shape.losses_and_gradient(*data), fixed_shape.losses_and_gradient(*data)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    for rule in ("kl-hessian", "score"):
+        np.testing.assert_allclose(any_shape.fisher_vector_product(rule, fvp_batch, vector),
+                                   fixed_shape.fisher_vector_product(rule, fvp_batch, vector),
+                                   rtol=1e-4, atol=1e-5)
+    with pytest.raises((ValueError, TypeError)):  # traced for 12 rows: 11 are refused
+        fixed_shape.losses(batch.observations[:11], batch.actions[:11],
+                           batch.advantages[:11], batch.old_log_probs[:11])
+
+
 @pytest.mark.parametrize("kind", ["gaussian", "gmm", "flow"])
 def test_score_fisher_vector_product_equals_the_mean_outer_product_of_scores(kind):
     policy, objective = _pair(kind)
