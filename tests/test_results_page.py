@@ -44,3 +44,14 @@ def test_page_shows_completeness_verdicts_variants_and_figures(results_root, tmp
                        if line.startswith("| Hopper-v4 | flow | 3 | 2940 ["))
     assert hopper_flow.endswith("| 16m40s | 1913 (trpo gaussian, Hopper-v2) |")
     assert "| total_variance |" not in page  # no Figure 1 statistics in this results folder
+
+
+def test_a_quantile_figure_with_one_policy_still_unfinished(tmp_path):
+    """Fig. 6 while only a Gaussian draw has finished: the page and its figure are written."""
+    root = str(tmp_path / "results")
+    member = load_grid("fig6_kl").members(policies=["gaussian"])[0]
+    write_fake_result(root, "fig6_kl", member, 1500.0)
+    page_path = str(tmp_path / "docs" / "results.md")
+    written = write_results_page(root, page_path, str(tmp_path / "docs" / "results"))
+    assert any(path.endswith("fig6_kl.png") for path in written)
+    assert "![fig6_kl](results/fig6_kl.png)" in open(page_path).read()

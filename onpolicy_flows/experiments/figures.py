@@ -162,6 +162,8 @@ def draw_quantile_plots(finals_by_panel: Dict[str, Dict[str, np.ndarray]], out_p
     figure, axes = panel_grid(len(finals_by_panel))
     for axis, (panel, finals_by_policy) in zip(axes, finals_by_panel.items()):
         for index, (policy, finals) in enumerate(finals_by_policy.items()):
+            if len(finals) == 0:  # no finished run of this policy yet
+                continue
             axis.plot(quantile_levels(len(finals)), np.sort(finals), marker="o", markersize=3,
                       color=policy_colour(policy, index), label=f"{policy} ({len(finals)} runs)")
         axis.set_title(panel)
