@@ -135,3 +135,32 @@ def test_log_prob_after_a_weight_change_in_one_compiled_function_is_fresh():
     np.testing.assert_allclose(after.numpy(), policy.log_prob(observations, actions).numpy(),
                                rtol=1e-5, atol=1e-5)
     assert np.abs(after.numpy() - before.numpy()).max() > 1e-2
+
+
+def _scale_net_calls(policy, observations, actions):
+    """(log-density [batch], number of scale-net evaluations) of one `log_prob`."""
+    counts = []
+    nets = policy.scale_nets
+    policy.scale_nets = [lambda x, net=net: counts.append(1) or net(x) for net in nets]
+    try:
+        log_probs = policy.log_prob(observations, actions)
+    finally:
+        policy.scale_nets = nets
+    return log_probs.numpy(), len(counts)
+
+
+def test_log_prob_runs_each_scale_net_once_and_twice_for_kfac_like_the_original():
+    """The inverse and its log-determinant share one evaluation of the scale net, except in
+    K-FAC's statistics pass, which reads the original's graph (two calls per coupling)."""
+    from onpolicy_flows.common.networks import record_calls
+    policy = _random_flow(3)
+    observations = tf.random.stateless_normal([6, OBS_DIM], seed=[16, 17])
+    actions = tf.random.stateless_normal([6, 3], seed=[18, 19])
+    shared, calls = _scale_net_calls(policy, observations, actions)
+    assert calls == len(policy.masks)
+    with record_calls() as recorded:
+        separate, calls = _scale_net_calls(policy, observations, actions)
+    assert calls == 2 * len(policy.masks)
+    scale_layers = {id(layer) for net in policy.scale_nets for layer in net.hidden}
+    assert sum(id(call.owner) in scale_layers for call in recorded) == 2 * calls
+    np.testing.assert_allclose(shared, separate, rtol=1e-6, atol=1e-6)

@@ -46,6 +46,11 @@ def record_calls():
         _recorded = outer
 
 
+def recording_calls() -> bool:
+    """Whether a `record_calls` context is open."""
+    return _recorded is not None
+
+
 def _record(owner, inputs, outputs) -> None:
     if _recorded is not None:
         _recorded.append(RecordedCall(owner, inputs, outputs))

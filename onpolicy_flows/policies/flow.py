@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from onpolicy_flows.common.networks import MLP, glorot_uniform, uniform
+from onpolicy_flows.common.networks import MLP, glorot_uniform, recording_calls, uniform
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
 from onpolicy_flows.policies.base import Policy
 
@@ -64,21 +64,47 @@ class AffineCoupling(tfb.Bijector):
         before and after an optimiser step) would reuse the first computation's values."""
         return id(self)
 
-    def _forward(self, x):
+    def _nets(self, x):
+        """The kept part x*m [batch, dim] and the nets' log-scale and shift at it."""
         kept = x * self._mask
-        log_scale, shift = self._scale_net(kept), self._shift_net(kept)
+        return kept, self._scale_net(kept), self._shift_net(kept)
+
+    def _log_det(self, log_scale):
+        """log|det dy/dx| [batch] of the forward map at nets' output `log_scale`."""
+        return tf.reduce_sum((1.0 - self._mask) * log_scale, axis=-1)
+
+    # Each direction evaluates the nets once and leaves its log-determinant in TFP's cache
+    # entry for the (x, y) pair, where the log-determinant methods find it: otherwise a
+    # log-density would run the scale net twice per coupling (once to invert, once for the
+    # determinant), and every gradient graph built on it would carry both copies. The values
+    # are the same either way. K-FAC's statistics pass (`record_calls`) is the exception: it
+    # reads the original's graph, which ran the scale net twice, and its curvature blocks
+    # depend on the number of calls (acktr/kfac.py).
+    def _forward(self, x):
+        kept, log_scale, shift = self._nets(x)
+        self._remember_log_det(self._cache.forward_attributes(x), log_scale)
         return kept + (1.0 - self._mask) * (x * tf.exp(log_scale) + shift)
 
     def _inverse(self, y):
-        kept = y * self._mask
-        log_scale, shift = self._scale_net(kept), self._shift_net(kept)
+        kept, log_scale, shift = self._nets(y)
+        self._remember_log_det(self._cache.inverse_attributes(y), log_scale)
         return kept + (1.0 - self._mask) * ((y - shift) * tf.exp(-log_scale))
 
+    def _remember_log_det(self, attributes, log_scale):
+        if not recording_calls():
+            attributes["ildj"] = -self._log_det(log_scale)
+
     def _forward_log_det_jacobian(self, x):
-        return tf.reduce_sum((1.0 - self._mask) * self._scale_net(x * self._mask), axis=-1)
+        if recording_calls():
+            return self._log_det(self._scale_net(x * self._mask))
+        self.forward(x)
+        return -self._cache.forward_attributes(x)["ildj"]
 
     def _inverse_log_det_jacobian(self, y):
-        return -tf.reduce_sum((1.0 - self._mask) * self._scale_net(y * self._mask), axis=-1)
+        if recording_calls():
+            return -self._log_det(self._scale_net(y * self._mask))
+        self.inverse(y)
+        return self._cache.inverse_attributes(y)["ildj"]
 
 
 class FlowPolicy(Policy):
