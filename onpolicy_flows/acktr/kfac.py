@@ -37,8 +37,9 @@ Differences from the original: statistics and eigen-decompositions are updated s
 (no queue runners). Under MPI (`average_over_ranks`) each update's gradients and batch
 statistics are averaged over the ranks before use, so every rank takes the same step.
 
-A layer called k times in one loss (the flow's scale nets run twice per log-density: in the
-inverse and in the log-determinant) contributes the rows of all its calls, treated as one
+A layer called k times in one loss (the flow's scale nets run twice per log-density in the
+original's graph, once to invert and once for the log-determinant, and so they do in the
+statistics pass here; policies/flow.py) contributes the rows of all its calls, treated as one
 batch of k n rows, exactly as the original's concatenated factors are: each row's gradient of
 the mean sampled loss is multiplied by the total row count k n (not by the per-call batch n),
 so G is k^2 times the per-call average of g g^T. With the per-call scaling the flow's scale
