@@ -122,3 +122,29 @@ def test_environments_of_a_rank_run_their_own_episodes():
 def test_envs_per_rank_must_divide_the_batch():
     with pytest.raises(UserError, match="multiple of --envs-per-rank"):
         TRPOConfig(timesteps_per_batch=1000, envs_per_rank=3)
+
+
+def test_preparing_the_step_in_the_background_changes_nothing(tmp_path, monkeypatch):
+    """The first calls made on a background thread (TRPOObjective.prepare) leave every
+    logged number as a run without them; and the step reuses their traces."""
+    from onpolicy_flows.trpo_mpi.policy_step import TRPOObjective
+
+    def run(name):
+        config = TRPOConfig(env="Pendulum-v1", seed=3, timesteps_per_batch=256,
+                            num_timesteps=2 * 256, policy=PolicyConfig(policy="gmm"),
+                            logdir=str(tmp_path / name))
+        learn(config)
+        (run_dir,) = [entry.path for entry in os.scandir(tmp_path / name)]
+        return _progress_without_time(run_dir)
+
+    prepared = run("prepared")
+    learner = _learner("gmm", env="Pendulum-v1", batch=256)
+    learner.iterate()
+    objective = learner.objective
+    for function in (objective.fisher_vector_products["kl-hessian"],
+                     objective.losses_and_gradient, objective.losses):
+        assert function.experimental_get_tracing_count() == 1
+    assert objective.fisher_vector_products["score"].experimental_get_tracing_count() == 0
+    learner.close()
+    monkeypatch.setattr(TRPOObjective, "prepare", lambda self, fisher: None)
+    assert run("unprepared") == prepared

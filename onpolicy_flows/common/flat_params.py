@@ -24,11 +24,8 @@ class FlatParameters:
                                 input_signature=[tf.TensorSpec([self.size], tf.float32)])
 
     def _assign(self, flat):
-        offset = 0
-        for variable, shape in zip(self.variables, self.shapes):
-            size = int(np.prod(shape))
-            variable.assign(tf.reshape(flat[offset:offset + size], shape))
-            offset += size
+        for variable, value in zip(self.variables, self.unflatten(flat)):
+            variable.assign(value)
 
     def get(self) -> np.ndarray:
         """[size] float32 copy of the current values."""
@@ -36,6 +33,15 @@ class FlatParameters:
 
     def set(self, flat: np.ndarray) -> None:
         self._set(tf.convert_to_tensor(flat, dtype=tf.float32))
+
+    def trace(self) -> None:
+        """Traces both directions now; they are compiled at their first calls."""
+        self._get.get_concrete_function()
+        self._set.get_concrete_function()
+
+    def rewrite(self) -> None:
+        """Writes the current values back, unchanged: the first calls of both directions."""
+        self.set(self.get())
 
     def unflatten(self, flat: tf.Tensor) -> list:
         """Splits a [size] tensor into tensors shaped like the variables."""

@@ -4,6 +4,7 @@ A policy is a state-conditioned distribution over actions in R^act_dim. Every me
 raw observations [batch, obs_dim] float32; the policy normalises them with its shared
 `obs_normalizer` (if one is given) before its networks see them.
 """
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -125,18 +126,42 @@ class CompiledActor:
             tf.concat([tf.reshape(v, [-1]) for v in variables], 0)))
         self._act = compiled(self._act_from_packed, jit_compile=jit_compile) \
             .get_concrete_function(tf.TensorSpec([batch_size, policy.obs_dim], tf.float32))
+        self._input_shape = (batch_size, policy.obs_dim)
+        self._compiling: Optional[Future] = None
 
     def sync(self) -> None:
         """Copies the policy's current weights into the packed copy the sampler reads."""
         self._pack()
 
+    def compile_in_background(self) -> None:
+        """Makes the sampler's first call, where XLA compiles it (seconds for the flow, in
+        C++ that releases the GIL), on zeros on a background thread, so that it overlaps
+        the caller's next work; the first real call waits for it. The policy's noise
+        generator is then put back to its state before, so the draws are those of a run
+        without this: nothing else may draw from it until this actor has been called."""
+        state = self.policy.noise.state.read_value()
+        zeros = tf.zeros(self._input_shape, tf.float32)
+
+        def first_call():
+            self._sample(zeros)
+            self.policy.noise.state.assign(state)
+
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actor-compile")
+        self._compiling = thread.submit(first_call)
+        thread.shutdown(wait=False)  # the call runs on; the thread ends with it
+
     def __call__(self, observations: np.ndarray) -> np.ndarray:
-        observations = tf.constant(observations, tf.float32)
+        if self._compiling is not None:
+            self._compiling.result()  # raises what the first call raised
+            self._compiling = None
+        return self._sample(tf.constant(observations, tf.float32)).numpy()
+
+    def _sample(self, observations: tf.Tensor) -> tf.Tensor:
         if hasattr(self._act, "_call_flat"):
             # The concrete function's flat entry point skips re-binding the argument
             # structure on every call: ~110 us instead of ~165 us per step here.
-            return self._act._call_flat([observations], self._act.captured_inputs).numpy()
-        return self._act(observations).numpy()
+            return self._act._call_flat([observations], self._act.captured_inputs)
+        return self._act(observations)
 
     def _act_from_packed(self, observations):
         sizes = [int(np.prod(v.shape)) for _, _, v in self._slots]

@@ -6,6 +6,7 @@ Gradients and Fisher-vector products are averaged over MPI ranks, so every rank 
 same step.
 """
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Dict, Optional
 
@@ -69,6 +70,8 @@ class TRPOObjective:
         fvp_batch = _batch_specs(policy, None if batch_size is None
                                  else len(range(0, batch_size, fvp_subsample)))
         vector = tf.TensorSpec([self.params.size], tf.float32)
+        self._specs = dict(losses=batch + batch[2:], losses_and_gradient=batch,
+                           fvp=fvp_batch, vector=vector)
         self.losses = compiled(self._losses, input_signature=batch + batch[2:])
         self.losses_and_gradient = compiled(self._losses_and_gradient, input_signature=batch)
         self.fisher_vector_products = {
@@ -76,6 +79,36 @@ class TRPOObjective:
                                    input_signature=fvp_batch + [vector]),
             "score": compiled(self._score_fisher_vector_product,
                               input_signature=fvp_batch[:2] + [vector])}
+
+    def prepare(self, fisher: str) -> Optional[ThreadPoolExecutor]:
+        """Builds the step's compiled functions ahead of the first step. Each is traced
+        here, then its first call, where TensorFlow optimises the graph (about 4 s of the
+        flow's start-up, in C++ that releases the GIL), runs on zero-filled inputs on a
+        background thread while the next one is traced and the first rollout runs, so a
+        free core takes that work off the critical path. `shutdown()` the returned
+        executor before the first step (None if the batch size is not fixed).
+
+        Only functions that draw no random numbers are called (the losses draw entropy
+        samples when entcoeff != 0), their results are discarded (an error is raised again
+        by the step's own call), and the parameters are written back unchanged: a run is
+        the same with or without this. Nothing may change the policies' parameters until
+        the executor is shut down.
+        """
+        if self._specs["fvp"][0].shape[0] is None:
+            return None
+        fvp_specs = self._specs["fvp"][:2] if fisher == "score" else self._specs["fvp"]
+        calls = [(self.fisher_vector_products[fisher], [*fvp_specs, self._specs["vector"]])]
+        if self.entcoeff == 0:
+            calls += [(self.losses_and_gradient, self._specs["losses_and_gradient"]),
+                      (self.losses, self._specs["losses"])]
+        first_calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trpo-prepare")
+        for function, specs in calls:
+            function.get_concrete_function(*specs)
+            first_calls.submit(function, *[tf.zeros(spec.shape, spec.dtype) for spec in specs])
+        for params in (self.params, self.old_params):
+            params.trace()
+            first_calls.submit(params.rewrite)
+        return first_calls
 
     def _losses(self, observations, actions, advantages, old_log_probs, log_probs=None):
         """[5] float32: optimgain, meankl, entloss, surrgain, entropy (LOSS_NAMES).

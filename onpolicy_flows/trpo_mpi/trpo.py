@@ -82,6 +82,7 @@ class TRPOLearner:
         self.logger = Logger(run_dir, enabled=mpi.is_root())
         self.progress = Progress(window=EPISODE_WINDOW)
         self._sync_parameters()
+        self._prepared = False
 
     def checkpoint_objects(self) -> dict:
         """What a checkpoint holds (the old policy is re-copied at every step)."""
@@ -100,12 +101,19 @@ class TRPOLearner:
 
     def iterate(self) -> Dict[str, float]:
         """One TRPO iteration: collect, estimate advantages, normalise, step, fit, log."""
+        preparing = None
+        if not self._prepared:  # compile on background threads while tracing here
+            self.collector.actor.compile_in_background()
+            preparing = self.objective.prepare(self.config.fisher)
+            self._prepared = True
         segment = self.collector.collect()
         values, returns, advantages = self._estimate_advantages(segment)
         observations = Segment.flat(segment.observations)  # [T, obs_dim]
         self.obs_normalizer.update(observations)
         batch = PolicyBatch(observations, Segment.flat(segment.actions),
                             _standardise(advantages).astype(np.float32))
+        if preparing is not None:
+            preparing.shutdown()  # waits for the first calls
         step_stats = trpo_step(self.objective, batch, self.step_settings, self.logger.log)
         keep_if_finite(
             self.value_function.variables + self.vf_optimizer.variables,
