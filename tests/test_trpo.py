@@ -127,7 +127,10 @@ def test_envs_per_rank_must_divide_the_batch():
 def test_preparing_the_step_in_the_background_changes_nothing(tmp_path, monkeypatch):
     """The first calls made on a background thread (TRPOObjective.prepare) leave every
     logged number as a run without them; and the step reuses their traces."""
+    from onpolicy_flows.common import mpi
     from onpolicy_flows.trpo_mpi.policy_step import TRPOObjective
+
+    monkeypatch.setattr(mpi, "ranks_on_this_host", lambda: 0)  # as if a core were free
 
     def run(name):
         config = TRPOConfig(env="Pendulum-v1", seed=3, timesteps_per_batch=256,

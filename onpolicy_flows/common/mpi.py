@@ -25,6 +25,16 @@ def world_size() -> int:
     return MPI.COMM_WORLD.Get_size() if MPI is not None else 1
 
 
+def ranks_on_this_host() -> int:
+    """Number of processes of COMM_WORLD on this machine (1 without MPI). Collective."""
+    if world_size() == 1:
+        return 1
+    host = MPI.COMM_WORLD.Split_type(MPI.COMM_TYPE_SHARED)
+    size = host.Get_size()
+    host.Free()
+    return size
+
+
 def is_root() -> bool:
     return rank() == 0
 

@@ -8,6 +8,7 @@ Each iteration, on every rank:
   5. fit the value function to the TD(lambda) returns (MpiAdam);
   6. log the original's diagnostics (EpRewMean over the last 40 episodes of all ranks, ...).
 """
+import os
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -82,7 +83,9 @@ class TRPOLearner:
         self.logger = Logger(run_dir, enabled=mpi.is_root())
         self.progress = Progress(window=EPISODE_WINDOW)
         self._sync_parameters()
-        self._prepared = False
+        # Start-up compilation moves to background threads only where this rank has a core
+        # to spare; with a rank per core they would slow the tracing down instead.
+        self._compile_ahead = len(os.sched_getaffinity(0)) > mpi.ranks_on_this_host()
 
     def checkpoint_objects(self) -> dict:
         """What a checkpoint holds (the old policy is re-copied at every step)."""
@@ -102,10 +105,10 @@ class TRPOLearner:
     def iterate(self) -> Dict[str, float]:
         """One TRPO iteration: collect, estimate advantages, normalise, step, fit, log."""
         preparing = None
-        if not self._prepared:  # compile on background threads while tracing here
+        if self._compile_ahead:  # compile on background threads while tracing here
             self.collector.actor.compile_in_background()
             preparing = self.objective.prepare(self.config.fisher)
-            self._prepared = True
+            self._compile_ahead = False
         segment = self.collector.collect()
         values, returns, advantages = self._estimate_advantages(segment)
         observations = Segment.flat(segment.observations)  # [T, obs_dim]
