@@ -70,8 +70,6 @@ class TRPOObjective:
         fvp_batch = _batch_specs(policy, None if batch_size is None
                                  else len(range(0, batch_size, fvp_subsample)))
         vector = tf.TensorSpec([self.params.size], tf.float32)
-        self._specs = dict(losses=batch + batch[2:], losses_and_gradient=batch,
-                           fvp=fvp_batch, vector=vector)
         self.losses = compiled(self._losses, input_signature=batch + batch[2:])
         self.losses_and_gradient = compiled(self._losses_and_gradient, input_signature=batch)
         self.fisher_vector_products = {
@@ -94,17 +92,16 @@ class TRPOObjective:
         the same with or without this. Nothing may change the policies' parameters until
         the executor is shut down.
         """
-        if self._specs["fvp"][0].shape[0] is None:
-            return None
-        fvp_specs = self._specs["fvp"][:2] if fisher == "score" else self._specs["fvp"]
-        calls = [(self.fisher_vector_products[fisher], [*fvp_specs, self._specs["vector"]])]
+        functions = [self.fisher_vector_products[fisher]]
         if self.entcoeff == 0:
-            calls += [(self.losses_and_gradient, self._specs["losses_and_gradient"]),
-                      (self.losses, self._specs["losses"])]
+            functions += [self.losses_and_gradient, self.losses]
+        if functions[0].input_signature[0].shape[0] is None:
+            return None
         first_calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trpo-prepare")
-        for function, specs in calls:
-            function.get_concrete_function(*specs)
-            first_calls.submit(function, *[tf.zeros(spec.shape, spec.dtype) for spec in specs])
+        for function in functions:
+            function.get_concrete_function()
+            first_calls.submit(function, *[tf.zeros(spec.shape, spec.dtype)
+                                           for spec in function.input_signature])
         for params in (self.params, self.old_params):
             params.trace()
             first_calls.submit(params.rewrite)
