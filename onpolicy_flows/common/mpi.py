@@ -3,6 +3,7 @@
 All reductions take and return float64 numpy arrays, so that sums over ranks do not lose
 precision and every rank ends with bit-identical results.
 """
+import os
 from typing import Callable, Optional, TypeVar
 
 import numpy as np
@@ -23,6 +24,14 @@ def rank() -> int:
 def world_size() -> int:
     """Number of processes in COMM_WORLD (1 without MPI)."""
     return MPI.COMM_WORLD.Get_size() if MPI is not None else 1
+
+
+def has_spare_core() -> bool:
+    """Whether more cores are available to this process than the job has ranks on this
+    machine (so a background thread would not take a core from a rank). Collective."""
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+             else os.cpu_count() or 1)
+    return cores > ranks_on_this_host()
 
 
 def ranks_on_this_host() -> int:

@@ -8,7 +8,6 @@ Each iteration, on every rank:
   5. fit the value function to the TD(lambda) returns (MpiAdam);
   6. log the original's diagnostics (EpRewMean over the last 40 episodes of all ranks, ...).
 """
-import os
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -85,7 +84,7 @@ class TRPOLearner:
         self._sync_parameters()
         # Start-up compilation moves to background threads only where this rank has a core
         # to spare; with a rank per core they would slow the tracing down instead.
-        self._compile_ahead = len(os.sched_getaffinity(0)) > mpi.ranks_on_this_host()
+        self._compile_ahead = mpi.has_spare_core()
 
     def checkpoint_objects(self) -> dict:
         """What a checkpoint holds (the old policy is re-copied at every step)."""
