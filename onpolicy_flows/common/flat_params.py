@@ -8,8 +8,11 @@ from onpolicy_flows.common.compiled import compiled
 
 
 def flatten(tensors: Sequence[tf.Tensor]) -> tf.Tensor:
-    """Concatenates tensors of any shapes into one vector [total_size]."""
-    return tf.concat([tf.reshape(t, [-1]) for t in tensors], axis=0)
+    """Concatenates tensors of any shapes into one vector [total_size]. Vectors enter as
+    they are: a reshape per bias costs an op in every graph that flattens (and its
+    gradient another), with no effect."""
+    return tf.concat([t if t.shape.rank == 1 else tf.reshape(t, [-1]) for t in tensors],
+                     axis=0)
 
 
 class FlatParameters:
@@ -46,4 +49,5 @@ class FlatParameters:
     def unflatten(self, flat: tf.Tensor) -> list:
         """Splits a [size] tensor into tensors shaped like the variables."""
         pieces = tf.split(flat, [int(np.prod(shape)) for shape in self.shapes])
-        return [tf.reshape(piece, shape) for piece, shape in zip(pieces, self.shapes)]
+        return [piece if shape.rank == 1 else tf.reshape(piece, shape)
+                for piece, shape in zip(pieces, self.shapes)]

@@ -63,6 +63,11 @@ class Policy(tf.Module):
         actions = dist.sample(seed=self.next_seed())
         return actions, dist.log_prob(actions)
 
+    def sample_actions(self, observations: tf.Tensor) -> tf.Tensor:
+        """The actions of `sample` [batch, act_dim] alone (the same draws from the same
+        generator state), without building their log-densities."""
+        return self.distribution(observations).sample(seed=self.next_seed())
+
     def deterministic_action(self, observations: tf.Tensor) -> tf.Tensor:
         """[batch, act_dim] actions without sampling noise (see each class for its meaning)."""
         return self._deterministic_action(self.features(observations))
@@ -172,7 +177,7 @@ class CompiledActor:
         try:
             if self.deterministic:
                 return self.policy.deterministic_action(observations)
-            return self.policy.sample(observations)[0]
+            return self.policy.sample_actions(observations)
         finally:
             for owner, name, variable in self._slots:
                 setattr(owner, name, variable)
