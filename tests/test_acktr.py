@@ -1,5 +1,7 @@
 """ACKTR: the observation filter (and its merge over MPI ranks), action scaling, one iteration
 per policy with its step-size adaptation, and a short learning run on InvertedPendulum."""
+import io
+
 import numpy as np
 import pytest
 
@@ -139,3 +141,18 @@ def test_bounded_policies_step_with_k_fac(policy):
     learner.close()
     assert all(not np.array_equal(b, a.numpy()) for b, a in zip(before, after))
     assert 0 < rows[-1]["KL"] < 0.1 and np.isfinite(rows[-1]["entropy"])
+
+
+def test_compiling_the_actor_ahead_changes_nothing():
+    """With a spare core the actor compiles on a background thread while the K-FAC step
+    traces (`CompiledActor.compile_while_tracing`); the iterations log what they log
+    without."""
+    rows = []
+    for ahead in (True, False):
+        learner = ACKTRLearner(acktr_config("gaussian", seed=4), run_dir=None)
+        learner.logger.stdout = io.StringIO()
+        learner._compile_ahead = ahead
+        rows.append([{key: value for key, value in learner.iterate().items()
+                      if key not in ("TimeElapsed", "TimeLeft")} for _ in range(2)])
+        learner.close()
+    assert rows[0] == rows[1]

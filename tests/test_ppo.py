@@ -181,3 +181,16 @@ def test_same_seed_gives_the_same_progress_csv(tmp_path, envs_per_rank):
         monitors = sorted(name for name in os.listdir(run_dir) if name.startswith("monitor"))
         assert monitors == [f"monitor.{index}.csv" for index in range(envs_per_rank)]
     assert len(rows[0]) == 2 and rows[0] == rows[1]
+
+
+def test_compiling_the_actor_ahead_changes_nothing():
+    """With a spare core the actor compiles on a background thread while the update traces
+    (`CompiledActor.compile_while_tracing`); the iterations log what they log without."""
+    rows = []
+    for ahead in (True, False):
+        learner = _learner(_config("gaussian", batch=128, iterations=2, epochs=1, seed=4))
+        learner._compile_ahead = ahead
+        rows.append([{key: value for key, value in learner.iterate().items()
+                      if key not in ("TimeElapsed", "fps", "TimeLeft")} for _ in range(2)])
+        learner.close()
+    assert rows[0] == rows[1]

@@ -26,7 +26,7 @@ from onpolicy_flows.acktr.rollout import Episode, EpisodeCollector, EvaluationAc
 from onpolicy_flows.acktr.value_function import KFACValueFunction, value_features
 from onpolicy_flows.common import mpi
 from onpolicy_flows.common.advantages import explained_variance, gae
-from onpolicy_flows.common.compiled import compiled
+from onpolicy_flows.common.compiled import compiled, graph_optimizer_off
 from onpolicy_flows.common.envs import make_env, space_dims
 from onpolicy_flows.common.flat_params import flatten
 from onpolicy_flows.common.logger import Logger
@@ -58,10 +58,16 @@ class PolicyUpdate(tf.Module):
         batch = [tf.TensorSpec([None, policy.obs_dim], tf.float32),
                  tf.TensorSpec([None, policy.act_dim], tf.float32),
                  tf.TensorSpec([None], tf.float32)]
-        self.step = compiled(self._step, input_signature=batch)
+        self._compiled_step = compiled(self._step, input_signature=batch)
         pairs = tf.TensorSpec([None, policy.obs_dim], tf.float32)
         self.sample = compiled(lambda obs: policy.sample(obs)[0], input_signature=[pairs])
         self.statistics = compiled(self._statistics, input_signature=batch[:2])
+        self.compiled_functions = (self._compiled_step, self.sample, self.statistics)
+
+    def step(self, observations, actions, advantages) -> dict:
+        """The compiled `_step`, without the graph optimiser (`graph_optimizer_off`)."""
+        with graph_optimizer_off():
+            return self._compiled_step(observations, actions, advantages)
 
     def _losses(self, observations, actions, advantages):
         """(loss, sampled_loss): the policy-gradient loss, and -mean log pi at the policy's
@@ -139,6 +145,7 @@ class ACKTRLearner:
         self.progress = Progress()
         self.collector = EpisodeCollector(self.env, CompiledActor(self.policy), self.obs_filter)
         self.logger = Logger(run_dir, enabled=mpi.is_root())
+        self._compile_ahead = mpi.has_spare_core()
 
     def checkpoint_objects(self) -> dict:
         """What a checkpoint holds (the old policy is re-copied at every step)."""
@@ -165,6 +172,9 @@ class ACKTRLearner:
     def iterate(self) -> Dict[str, float]:
         """One ACKTR iteration: collect, estimate advantages, fit V, step the policy, adapt
         the learning rate, log."""
+        if self._compile_ahead:  # the actor compiles on a spare core while the step traces
+            self.collector.actor.compile_while_tracing(self.policy_update.compiled_functions)
+            self._compile_ahead = False
         episodes = self.collector.collect(self.config.timesteps_per_batch // mpi.world_size())
         observations = np.concatenate([e.observations for e in episodes])
         actions = np.concatenate([e.actions for e in episodes])

@@ -6,7 +6,7 @@ raw observations [batch, obs_dim] float32; the policy normalises them with its s
 """
 import itertools
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -159,6 +159,15 @@ class CompiledActor:
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actor-compile")
         self._compiling = thread.submit(first_call)
         thread.shutdown(wait=False)  # the call runs on; the thread ends with it
+
+    def compile_while_tracing(self, functions: Sequence) -> None:
+        """Starts the sampler's compilation on a background thread (`compile_in_background`)
+        and meanwhile traces `functions` (tf.functions with input signatures) here, so that
+        a learner's first iteration pays for the longer of the two instead of both. For
+        ranks with a core to spare (`mpi.has_spare_core`)."""
+        self.compile_in_background()
+        for function in functions:
+            function.get_concrete_function()
 
     def __call__(self, observations: np.ndarray) -> np.ndarray:
         if self._compiling is not None:

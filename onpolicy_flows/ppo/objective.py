@@ -82,6 +82,7 @@ class PPOUpdate:
         self.log_probs_at = compiled(policy.log_prob, input_signature=batch)
         self._step = compiled(self._minibatch_step, input_signature=batch + [rows] * 4 + [
             tf.TensorSpec([], tf.float64), tf.TensorSpec([], tf.float32)])
+        self.compiled_functions = (self.log_probs_at, self._step)
 
     def losses(self, observations, actions, advantages, returns, old_values, old_log_probs,
                clip_range):

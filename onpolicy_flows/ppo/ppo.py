@@ -86,6 +86,7 @@ class PPOLearner:
         self.logger = Logger(run_dir, enabled=mpi.is_root())
         self.progress = Progress(window=EPISODE_WINDOW)
         self.optimizer.sync()  # rank 0's initial policy and value function on every rank
+        self._compile_ahead = mpi.has_spare_core()
 
     def checkpoint_objects(self) -> dict:
         """What a checkpoint holds."""
@@ -105,6 +106,9 @@ class PPOLearner:
     def iterate(self) -> Dict[str, float]:
         """One PPO iteration: collect, normalise, estimate advantages, minibatch epochs, log."""
         started = time.time()
+        if self._compile_ahead:  # the actor compiles on a spare core while the update traces
+            self.collector.actor.compile_while_tracing(self.update.compiled_functions)
+            self._compile_ahead = False
         segment = self.collector.collect()
         self.obs_normalizer.update(Segment.flat(segment.observations))
         rewards = self.return_normalizer.scale(segment.rewards, segment.episode_ends)
