@@ -55,3 +55,20 @@ def test_a_quantile_figure_with_one_policy_still_unfinished(tmp_path):
     written = write_results_page(root, page_path, str(tmp_path / "docs" / "results"))
     assert any(path.endswith("fig6_kl.png") for path in written)
     assert "![fig6_kl](results/fig6_kl.png)" in open(page_path).read()
+
+
+def test_a_task_that_contradicts_an_open_claim_is_named_among_the_disagreements(tmp_path):
+    """Walker2d's flow below the Gaussian in all 3 seeds: claim 1 stays open over its six
+    tasks, but the page names the task where the ordering is reversed."""
+    root = str(tmp_path / "results")
+    for member in load_grid("fig3_trpo").members(policies=["gaussian", "flow"]):
+        if member.env == "Walker2d-v4":
+            base = 1000.0 if member.policy == "flow" else 3000.0
+            write_fake_result(root, "fig3_trpo", member, base + member.seed)
+    page_path = str(tmp_path / "docs" / "results.md")
+    write_results_page(root, page_path, str(tmp_path / "docs" / "results"))
+    disagreements = open(page_path).read().split(
+        "## Where the results disagree with the paper")[1].split("###")[0]
+    assert "No claim is contradicted by the runs so far." in disagreements
+    assert ("- **flow > gmm-K2, gmm-K5, gaussian** (trpo, Walker2d-v4 alone): fig3_trpo: "
+            "flow > gaussian, P = 0.00 [0.00, 0.00], runs 3 vs 3") in disagreements

@@ -162,6 +162,16 @@ def disagreements_section(verdicts: Sequence[ClaimVerdict], grid_results: GridRe
                   for verdict in contradicted]
     else:
         lines.append("No claim is contradicted by the runs so far.")
+    on_single_tasks = [(verdict, part) for verdict in verdicts
+                       if verdict.outcome != Outcome.NOT_REPRODUCED
+                       for check in verdict.checks for part in check.per_task
+                       if part.outcome == Outcome.NOT_REPRODUCED]
+    if on_single_tasks:
+        lines += ["", "On single tasks, where the claim over all its tasks is still open "
+                      "(its check needs the same seeds finished on every task):", ""]
+        lines += [f"- **{verdict.reference.claim}** ({verdict.reference.algorithm}, "
+                  f"{part.tasks[0]} alone): {check_text(part)}"
+                  for verdict, part in on_single_tasks]
     lines += ["", f"{open_} claim(s) are inconclusive (too few runs or overlapping results) "
                   f"and {untested} are not tested by any grid.", "",
               "### What might explain a disagreement", "",
