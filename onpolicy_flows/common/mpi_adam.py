@@ -53,5 +53,7 @@ class MpiAdam(tf.Module):
             variable.assign_add(piece)
 
     def sync(self) -> None:
-        """Copies rank 0's parameters to every rank."""
-        self.params.set(mpi.broadcast(self.params.get()).astype(np.float32))
+        """Copies rank 0's parameters to every rank (nothing to do on one rank: its first
+        read and write, a part of start-up, wait until they are needed)."""
+        if mpi.world_size() > 1:
+            self.params.set(mpi.broadcast(self.params.get()).astype(np.float32))

@@ -143,8 +143,11 @@ class TRPOLearner:
         return self.logger.dump(int(self.progress.timesteps))
 
     def _sync_parameters(self):
-        """Rank 0's initial policy and value function on every rank."""
-        self.objective.params.set(mpi.broadcast(self.objective.params.get()).astype(np.float32))
+        """Rank 0's initial policy and value function on every rank (nothing to do on one
+        rank, where the parameters' first read and write would only add to start-up)."""
+        if mpi.world_size() > 1:
+            self.objective.params.set(
+                mpi.broadcast(self.objective.params.get()).astype(np.float32))
         self.vf_optimizer.sync()
 
     def close(self):
