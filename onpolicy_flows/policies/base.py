@@ -14,6 +14,7 @@ import tensorflow_probability as tfp
 from tensorflow.python.eager import context, execute
 
 from onpolicy_flows.common.compiled import compiled
+from onpolicy_flows.common.flat_params import flatten
 from onpolicy_flows.common.networks import acting_forms
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
 
@@ -116,10 +117,11 @@ class CompiledActor:
 
     Acting is the hot loop (one call per environment step), so the sampler is traced once
     for a fixed input shape in the networks' acting forms (`networks.acting_forms`),
-    compiled with XLA, and called directly as one eager op (`_direct_call`). Each variable a compiled call reads costs about
-    2.5 us, and the flow has ~170 of them, so the traced sampler reads the policy's trainable
-    weights from one packed copy instead: call `sync()` after every change of the weights
-    (rollout collectors do, at the start of each segment).
+    compiled with XLA, and called directly as one eager op (`_direct_call`). Each variable
+    a compiled call reads costs about 2.5 us, and the flow has ~170 of them, so the traced
+    sampler reads the policy's trainable weights from one packed copy instead: call
+    `sync()` after every change of the weights (rollout collectors do, at the start of each
+    segment).
     """
 
     def __init__(self, policy: Policy, batch_size: int = 1, deterministic: bool = False,
@@ -128,10 +130,9 @@ class CompiledActor:
         self.deterministic = deterministic
         self._slots = _trainable_slots(policy)
         variables = [owner_variable for _, _, owner_variable in self._slots]
-        self._packed = tf.Variable(tf.concat([tf.reshape(v, [-1]) for v in variables], 0),
-                                   trainable=False, name="packed_weights")
-        self._pack = compiled(lambda: self._packed.assign(
-            tf.concat([tf.reshape(v, [-1]) for v in variables], 0)))
+        self._packed = tf.Variable(flatten(variables), trainable=False,
+                                   name="packed_weights")
+        self._pack = compiled(lambda: self._packed.assign(flatten(variables)))
         with acting_forms():
             self._act = compiled(self._act_from_packed, jit_compile=jit_compile) \
                 .get_concrete_function(tf.TensorSpec([batch_size, policy.obs_dim], tf.float32))
