@@ -1,10 +1,18 @@
-"""Shared test set-up: one TF thread pair per process, as in training."""
+"""Shared test set-up: one TF thread pair per process, as in training, and a trace cache
+(`common.trace_cache`) of this session's own, shared with the processes tests start."""
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 
-from onpolicy_flows.common.seeding import configure_tensorflow_threads
+TRACE_CACHE = tempfile.mkdtemp(prefix="onpolicy-flows-trace-cache-")
+os.environ["ONPOLICY_FLOWS_TRACE_CACHE"] = TRACE_CACHE  # before the package is imported
+atexit.register(shutil.rmtree, TRACE_CACHE, ignore_errors=True)
+
+from onpolicy_flows.common.seeding import configure_tensorflow_threads  # noqa: E402
 
 configure_tensorflow_threads(1)
 

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from onpolicy_flows.common.compiled import compiled
+from onpolicy_flows.common.trace_cache import TracedFunction
 
 
 def flatten(tensors: Sequence[tf.Tensor]) -> tf.Tensor:
@@ -16,15 +17,21 @@ def flatten(tensors: Sequence[tf.Tensor]) -> tf.Tensor:
 
 
 class FlatParameters:
-    """Reads and writes `variables` as one vector; both directions are compiled."""
+    """Reads and writes `variables` as one vector; both directions are compiled (and their
+    graphs cached between runs: `TracedFunction`)."""
 
     def __init__(self, variables: Sequence[tf.Variable]):
         self.variables = list(variables)
         self.shapes = [v.shape for v in self.variables]
         self.size = int(sum(np.prod(shape) for shape in self.shapes))
-        self._get = compiled(lambda: flatten(self.variables))
-        self._set = compiled(self._assign,
-                                input_signature=[tf.TensorSpec([self.size], tf.float32)])
+        self._get = TracedFunction(compiled(self._read, input_signature=[]), "",
+                                   self.variables)
+        self._set = TracedFunction(
+            compiled(self._assign, input_signature=[tf.TensorSpec([self.size], tf.float32)]),
+            "", self.variables)
+
+    def _read(self):
+        return flatten(self.variables)
 
     def _assign(self, flat):
         for variable, value in zip(self.variables, self.unflatten(flat)):
@@ -38,9 +45,9 @@ class FlatParameters:
         self._set(tf.convert_to_tensor(flat, dtype=tf.float32))
 
     def trace(self) -> None:
-        """Traces both directions now; they are compiled at their first calls."""
-        self._get.get_concrete_function()
-        self._set.get_concrete_function()
+        """Traces (or loads) both directions now; they are compiled at their first calls."""
+        self._get.build()
+        self._set.build()
 
     def rewrite(self) -> None:
         """Writes the current values back, unchanged: the first calls of both directions."""

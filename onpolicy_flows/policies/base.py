@@ -4,18 +4,17 @@ A policy is a state-conditioned distribution over actions in R^act_dim. Every me
 raw observations [batch, obs_dim] float32; the policy normalises them with its shared
 `obs_normalizer` (if one is given) before its networks see them.
 """
-import itertools
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tensorflow.python.eager import context, execute
 
 from onpolicy_flows.common.compiled import compiled
 from onpolicy_flows.common.flat_params import flatten
 from onpolicy_flows.common.networks import acting_forms
+from onpolicy_flows.common.trace_cache import TracedFunction, describe
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
 
 tfd = tfp.distributions
@@ -117,7 +116,8 @@ class CompiledActor:
 
     Acting is the hot loop (one call per environment step), so the sampler is traced once
     for a fixed input shape in the networks' acting forms (`networks.acting_forms`),
-    compiled with XLA, and called directly as one eager op (`_direct_call`). Each variable
+    compiled with XLA, and called directly as the one eager op it is (`TracedFunction`,
+    which also keeps its graph between runs). Each variable
     a compiled call reads costs about 2.5 us, and the flow has ~170 of them, so the traced
     sampler reads the policy's trainable weights from one packed copy instead: call
     `sync()` after every change of the weights (rollout collectors do, at the start of each
@@ -132,11 +132,15 @@ class CompiledActor:
         variables = [owner_variable for _, _, owner_variable in self._slots]
         self._packed = tf.Variable(flatten(variables), trainable=False,
                                    name="packed_weights")
-        self._pack = compiled(lambda: self._packed.assign(flatten(variables)))
-        with acting_forms():
-            self._act = compiled(self._act_from_packed, jit_compile=jit_compile) \
-                .get_concrete_function(tf.TensorSpec([batch_size, policy.obs_dim], tf.float32))
-        self._call = _direct_call(self._act)
+        read = [self._packed, policy.noise.state, *policy.variables]
+        settings = describe((policy, deterministic))
+        self._pack = TracedFunction(compiled(self._pack_weights, input_signature=[]),
+                                    settings, read)
+        self._act = TracedFunction(
+            compiled(self._act_from_packed, jit_compile=jit_compile,
+                     input_signature=[tf.TensorSpec([batch_size, policy.obs_dim], tf.float32)]),
+            settings, read)
+        self._act.build()
         self._input_shape = (batch_size, policy.obs_dim)
         self._compiling: Optional[Future] = None
 
@@ -177,40 +181,26 @@ class CompiledActor:
         return self._sample(tf.constant(observations, tf.float32)).numpy()
 
     def _sample(self, observations: tf.Tensor) -> tf.Tensor:
-        return self._call(observations)
+        return self._act(observations)
+
+    def _pack_weights(self):
+        self._packed.assign(flatten([variable for _, _, variable in self._slots]))
 
     def _act_from_packed(self, observations):
+        """Traced in the networks' acting forms, with every trainable weight replaced by its
+        piece of the packed copy."""
         sizes = [int(np.prod(v.shape)) for _, _, v in self._slots]
         pieces = tf.split(self._packed, sizes)
         for (owner, name, variable), piece in zip(self._slots, pieces):
             setattr(owner, name, tf.reshape(piece, variable.shape))
         try:
-            if self.deterministic:
-                return self.policy.deterministic_action(observations)
-            return self.policy.sample_actions(observations)
+            with acting_forms():
+                if self.deterministic:
+                    return self.policy.deterministic_action(observations)
+                return self.policy.sample_actions(observations)
         finally:
             for owner, name, variable in self._slots:
                 setattr(owner, name, variable)
-
-
-def _direct_call(function) -> Callable[[tf.Tensor], tf.Tensor]:
-    """Calls the traced concrete `function` (one input, one output) as the single eager op
-    it is, with its name, attributes and captured inputs looked up once: about 30 us a call
-    instead of the ~70 us of its Python entry points (which re-check the arguments, open
-    control-dependency, tape and error-rewriting contexts each time). Falls back to the
-    public call where this TensorFlow lacks the internals."""
-    try:
-        context_ = context.context()
-        name = function._inference_function.name.decode()
-        attrs = tuple(itertools.chain(*context_.function_call_options.as_attrs().items()))
-        captured = list(function.captured_inputs)
-    except AttributeError:
-        return function
-
-    def call(observations: tf.Tensor) -> tf.Tensor:
-        (outputs,) = execute.execute(name, 1, [observations, *captured], attrs, context_)
-        return outputs
-    return call
 
 
 def raw_observation_actor(policy: Policy, deterministic: bool):

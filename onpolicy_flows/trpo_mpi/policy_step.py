@@ -17,6 +17,7 @@ from onpolicy_flows.common import mpi
 from onpolicy_flows.common.cg import conjugate_gradient
 from onpolicy_flows.common.compiled import compiled
 from onpolicy_flows.common.flat_params import FlatParameters, flatten
+from onpolicy_flows.common.trace_cache import TracedFunction, describe
 from onpolicy_flows.policies.base import Policy
 
 ZERO = tf.UnconnectedGradients.ZERO  # e.g. the Gaussian's entropy ignores its mean net
@@ -70,23 +71,27 @@ class TRPOObjective:
         fvp_batch = _batch_specs(policy, None if batch_size is None
                                  else len(range(0, batch_size, fvp_subsample)))
         vector = tf.TensorSpec([self.params.size], tf.float32)
-        self.losses = compiled(self._losses, input_signature=batch + batch[2:])
-        self.losses_and_gradient = compiled(self._losses_and_gradient, input_signature=batch)
+        settings = describe((policy, old_policy, entcoeff))
+        variables = list({id(v): v for v in policy.variables + old_policy.variables}.values())
+
+        def traced(function, signature):
+            return TracedFunction(compiled(function, input_signature=signature), settings,
+                                  variables, graph_optimizer=False)
+        self.losses = traced(self._losses, batch + batch[2:])
+        self.losses_and_gradient = traced(self._losses_and_gradient, batch)
         self.fisher_vector_products = {
-            "kl-hessian": compiled(self._kl_hessian_vector_product,
-                                   input_signature=fvp_batch + [vector]),
-            "score": compiled(self._score_fisher_vector_product,
-                              input_signature=fvp_batch[:2] + [vector])}
+            "kl-hessian": traced(self._kl_hessian_vector_product, fvp_batch + [vector]),
+            "score": traced(self._score_fisher_vector_product, fvp_batch[:2] + [vector])}
 
     def prepare(self, fisher: str) -> Optional[ThreadPoolExecutor]:
         """Builds the step's compiled functions ahead of the first step. Each is traced
-        here, then its first call, where TensorFlow optimises the graph (about 4 s of the
-        flow's start-up, in C++ that releases the GIL), runs on zero-filled inputs on a
-        background thread while the next one is traced and the first rollout runs, so a
-        free core takes that work off the critical path. Two such threads: once the main
-        thread has traced everything, the first calls still running use both cores (0.7 s
-        off the flow's first iteration, measured side by side). `shutdown()` the returned
-        executor before the first step (None if the batch size is not fixed).
+        here (or loaded from the trace cache, `common.trace_cache`), then its first call,
+        where TensorFlow instantiates the graph (about 1 s of the flow's start-up, in C++
+        that releases the GIL), runs on zero-filled inputs on a background thread while the
+        next one is built and the first rollout runs, so a free core takes that work off the
+        critical path. Two such threads, so that both cores serve the first calls once the
+        main thread is done. `shutdown()` the returned executor before the first step (None
+        if the batch size is not fixed).
 
         Only functions that draw no random numbers are called (the losses draw entropy
         samples when entcoeff != 0), their results are discarded (an error is raised again
@@ -101,7 +106,7 @@ class TRPOObjective:
             return None
         first_calls = ThreadPoolExecutor(max_workers=2, thread_name_prefix="trpo-prepare")
         for function in functions:
-            function.get_concrete_function()
+            function.build()
             first_calls.submit(function, *[tf.zeros(spec.shape, spec.dtype)
                                            for spec in function.input_signature])
         for params in (self.params, self.old_params):
