@@ -122,6 +122,18 @@ def test_an_update_that_goes_non_finite_is_undone():
     assert kept and float(variables[1].numpy()) == 4.0
 
 
+def test_an_update_whose_outputs_go_non_finite_is_undone():
+    """Weights that grew to 1e30 are finite; the values they compute are not."""
+    weight = tf.Variable(2.0)
+    messages = []
+    _, kept = keep_if_finite([weight], lambda: weight.assign(1e30), messages.append, "the fit",
+                             outputs=lambda: np.float32(weight.numpy()) * np.float32([1e10]))
+    assert not kept and float(weight.numpy()) == 2.0 and len(messages) == 1
+    _, kept = keep_if_finite([weight], lambda: weight.assign(3.0), messages.append, "the fit",
+                             outputs=lambda: weight.numpy() * np.float32([1e10]))
+    assert kept and float(weight.numpy()) == 3.0
+
+
 def test_a_full_disk_while_checkpointing_leaves_no_temporary_files_and_the_run_resumes(
         tmp_path, monkeypatch):
     real_save = tf.train.CheckpointManager.save

@@ -184,7 +184,8 @@ class ACKTRLearner:
         ev_before = explained_variance(values, targets)
         keep_if_finite(self.value_function.variables,
                        lambda: self.value_function.fit(features, targets), self.logger.log,
-                       "the value function's K-FAC fit")
+                       "the value function's K-FAC fit",
+                       outputs=lambda: self.value_function.predict(features).numpy())
         ev_after = explained_variance(self.value_function.predict(features).numpy(), targets)
         step, stepped = keep_if_finite(
             self.policy.trainable_variables + self.policy_optimizer.variables,

@@ -122,7 +122,8 @@ class TRPOLearner:
             lambda: self.value_function.fit(self.vf_optimizer, observations, returns,
                                             self.config.vf_iters, self.config.vf_batch_size,
                                             self.config.vf_stepsize, self.minibatch_rng),
-            self.logger.log, "the value-function fit")
+            self.logger.log, "the value-function fit",
+            outputs=lambda: self.value_function.predict(observations).numpy())
         if int(self.progress.iteration) % SYNC_CHECK_EVERY == 0:
             mpi.assert_synced(np.concatenate([self.objective.params.get(),
                                               self.vf_optimizer.params.get()]), "parameters")
