@@ -1,4 +1,4 @@
-"""common/compiled.py: the XLA flags it sets leave a user's own settings alone, and the
+"""common/compiled.py: the XLA flag it prefers leaves a user's own setting alone, and the
 graph optimiser switch holds for its block only and computes what the optimised call does."""
 import os
 
@@ -17,22 +17,6 @@ def test_classic_emitters_are_added_to_the_users_flags_unless_they_name_them(mon
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_fusion_emitters=true")
     compiled_module._prefer_classic_xla_cpu_emitters()
     assert os.environ["XLA_FLAGS"] == "--xla_cpu_use_fusion_emitters=true"
-
-
-def test_xla_keeps_executables_in_the_trace_cache_unless_told_otherwise(monkeypatch,
-                                                                        tmp_path):
-    monkeypatch.setenv("ONPOLICY_FLOWS_TRACE_CACHE", str(tmp_path))
-    monkeypatch.setenv("TF_XLA_FLAGS", "--tf_xla_auto_jit=0")
-    compiled_module._keep_xla_executables()
-    assert os.environ["TF_XLA_FLAGS"] == \
-        f"--tf_xla_auto_jit=0 --tf_xla_persistent_cache_directory={tmp_path / 'xla'}"
-    monkeypatch.setenv("TF_XLA_FLAGS", "--tf_xla_persistent_cache_directory=/elsewhere")
-    compiled_module._keep_xla_executables()
-    assert os.environ["TF_XLA_FLAGS"] == "--tf_xla_persistent_cache_directory=/elsewhere"
-    monkeypatch.setenv("ONPOLICY_FLOWS_TRACE_CACHE", "off")
-    monkeypatch.delenv("TF_XLA_FLAGS")
-    compiled_module._keep_xla_executables()
-    assert "TF_XLA_FLAGS" not in os.environ
 
 
 def test_graph_optimizer_off_holds_for_its_block_and_computes_the_same():

@@ -6,8 +6,6 @@ from typing import Iterator
 
 import tensorflow as tf
 
-from onpolicy_flows.common.trace_cache import XLA_SUBDIRECTORY, cache_directory
-
 # XLA's newer CPU fusion emitters (MLIR) cost about 150 MB of peak memory and 1 s more per
 # compilation of the flow's acting function than the classic emitters, for no faster code
 # at its sizes (measured in benchmarks/vs_peer.py). XLA reads its flags at its first
@@ -23,21 +21,6 @@ def _prefer_classic_xla_cpu_emitters() -> None:
 
 
 _prefer_classic_xla_cpu_emitters()
-
-
-def _keep_xla_executables() -> None:
-    """Lets XLA keep what it compiles in the trace cache's directory (`trace_cache`), so that
-    a later run loads the acting function's executable instead of compiling it again (the
-    flow's: 1.4 -> 0.6 s). TensorFlow reads TF_XLA_FLAGS at its first XLA compilation; a
-    user's own flags that name the directory win."""
-    directory = cache_directory()
-    flags = os.environ.get("TF_XLA_FLAGS", "")
-    if directory is not None and "tf_xla_persistent_cache_directory" not in flags:
-        os.environ["TF_XLA_FLAGS"] = \
-            f"{flags} --tf_xla_persistent_cache_directory={directory / XLA_SUBDIRECTORY}".strip()
-
-
-_keep_xla_executables()
 
 
 def compiled(function, **options):

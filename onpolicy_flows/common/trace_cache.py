@@ -11,8 +11,11 @@ Where: `$XDG_CACHE_HOME/onpolicy_flows/traces` (default `~/.cache/...`). The env
 variable ONPOLICY_FLOWS_TRACE_CACHE names another directory, or turns the cache off with
 `off`. Entries (one per function and setting, 20-200 KB) are written atomically, so MPI
 ranks may share a directory; one that cannot be read is traced and written again; entries
-unused for PRUNE_AFTER_DAYS are deleted. XLA keeps its compiled executables (1-3 MB each)
-in the subdirectory `xla` (see `common.compiled`); they go after PRUNE_AFTER_DAYS too.
+unused for PRUNE_AFTER_DAYS are deleted.
+
+XLA's executables are not kept: TensorFlow's own persistent XLA cache missed for ACKTR's
+actor in every run and logged parse errors of its entries, for 0.8 s saved on a background
+thread where it did hit.
 """
 import collections.abc
 import functools
@@ -38,7 +41,6 @@ from tensorflow.python.eager import context, execute
 CACHE_ENV = "ONPOLICY_FLOWS_TRACE_CACHE"
 FORMAT = 1  # bump when the entry layout changes
 SUFFIX = ".tfgraph"
-XLA_SUBDIRECTORY = "xla"  # XLA's own persistent cache of executables (`common.compiled`)
 PRUNE_AFTER_DAYS = 30
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
@@ -225,7 +227,7 @@ class _Graph:
 
     def register_as(self, key: str) -> None:
         """Registers the definition with TensorFlow under the name `key` gives it in every
-        run, traced or loaded (XLA's cache of executables tells functions apart by name)."""
+        run, so that a run that traced it calls what a run that loads it will."""
         self.definition = _named_for(self.definition, key)
         context.context().add_function_def(self.definition)
 
@@ -338,8 +340,7 @@ def _write_entry(path: Path, key: str, graph: _Graph) -> None:
 def _prune(directory: Path) -> None:
     """Deletes entries unused for PRUNE_AFTER_DAYS (their code or settings are gone)."""
     cutoff = time.time() - PRUNE_AFTER_DAYS * 86400
-    for entry in [*directory.glob("*" + SUFFIX), *directory.glob("*.tmp"),
-                  *(directory / XLA_SUBDIRECTORY).glob("*")]:
+    for entry in [*directory.glob("*" + SUFFIX), *directory.glob("*.tmp")]:
         try:
             if entry.stat().st_mtime < cutoff:
                 entry.unlink()
