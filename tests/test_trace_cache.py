@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.protobuf import config_pb2
 
 from onpolicy_flows.common import trace_cache
 from onpolicy_flows.common.compiled import compiled
@@ -186,3 +187,25 @@ def test_entries_unused_for_a_month_are_pruned_when_one_is_written(cache):
     variable = tf.Variable([1.0, 2.0, 3.0])
     TracedFunction(_function_of(variable), "", [variable]).build()
     assert not stale.exists() and recent.exists()
+
+
+def test_without_the_graph_optimiser_a_function_computes_the_same_and_the_context_is_left_alone(
+        cache):
+    variable = tf.Variable(np.linspace(-1.0, 1.0, 3), dtype=tf.float32)
+
+    def function(x):
+        return tf.exp(x) * 2.0 + x * 0.0 + variable
+    function.__qualname__ = "exp_twice"
+    options = tf.config.optimizer.get_experimental_options()
+    x = np.array([0.5, -0.25, 1.0], np.float32)
+    optimised = TracedFunction(compiled(function, input_signature=[tf.TensorSpec([3])]),
+                               "", [variable])(x).numpy()
+    plain = TracedFunction(compiled(function, input_signature=[tf.TensorSpec([3])]),
+                           "", [variable], graph_optimizer=False)
+    np.testing.assert_allclose(plain(x).numpy(), optimised, rtol=1e-6)
+    for graph_optimizer in (True, False):
+        attributes = dict(zip(*[iter(trace_cache._call_attributes(
+            trace_cache.context.context(), graph_optimizer))] * 2))
+        config = config_pb2.ConfigProto.FromString(attributes["config_proto"])
+        assert config.graph_options.rewrite_options.disable_meta_optimizer != graph_optimizer
+    assert tf.config.optimizer.get_experimental_options() == options  # nothing global

@@ -1,8 +1,7 @@
 """`compiled`: the package's one way to make a TensorFlow graph function, and the XLA
-settings its compiled functions get."""
-import contextlib
+settings its compiled functions get (`trace_cache.TracedFunction` calls them, with or
+without the graph optimiser)."""
 import os
-from typing import Iterator
 
 import tensorflow as tf
 
@@ -31,20 +30,3 @@ def compiled(function, **options):
     at start-up (it also converts every TFP method a policy calls), is skipped.
     """
     return tf.function(function, autograph=False, **options)
-
-
-@contextlib.contextmanager
-def graph_optimizer_off() -> Iterator[None]:
-    """Compiled functions called in this block run without TensorFlow's graph optimiser
-    (grappler). For a very large graph called once per iteration its pass at the first call
-    costs more than it can save: ACKTR's K-FAC step for the flow (14.7k ops) took 18 s at
-    its first call with it and 6 s without, and no longer per call after that (measured
-    side by side, under load). The setting is part of every call's attributes (a call under
-    another setting builds the function again), so wrap every call of such a function."""
-    was_off = tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer",
-                                                                  False)
-    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-    try:
-        yield
-    finally:
-        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": was_off})

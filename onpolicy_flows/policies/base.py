@@ -165,14 +165,14 @@ class CompiledActor:
         self._compiling = thread.submit(first_call)
         thread.shutdown(wait=False)  # the call runs on; the thread ends with it
 
-    def compile_while_tracing(self, functions: Sequence) -> None:
+    def compile_while_tracing(self, functions: Sequence[TracedFunction]) -> None:
         """Starts the sampler's compilation on a background thread (`compile_in_background`)
-        and meanwhile traces `functions` (tf.functions with input signatures) here, so that
-        a learner's first iteration pays for the longer of the two instead of both. For
-        ranks with a core to spare (`mpi.has_spare_core`)."""
+        and meanwhile builds `functions` here, so that a learner's first iteration pays for
+        the longer of the two instead of both. For ranks with a core to spare
+        (`mpi.has_spare_core`)."""
         self.compile_in_background()
         for function in functions:
-            function.get_concrete_function()
+            function.build()
 
     def __call__(self, observations: np.ndarray) -> np.ndarray:
         if self._compiling is not None:

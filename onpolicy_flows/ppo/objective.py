@@ -16,6 +16,7 @@ import tensorflow as tf
 from onpolicy_flows.common.compiled import compiled
 from onpolicy_flows.common.flat_params import flatten
 from onpolicy_flows.common.mpi_adam import MpiAdam
+from onpolicy_flows.common.trace_cache import TracedFunction, describe
 from onpolicy_flows.common.value_function import ValueFunction
 from onpolicy_flows.policies.base import Policy
 
@@ -79,9 +80,15 @@ class PPOUpdate:
         rows = tf.TensorSpec([None], tf.float32)
         batch = [tf.TensorSpec([None, policy.obs_dim], tf.float32),
                  tf.TensorSpec([None, policy.act_dim], tf.float32)]
-        self.log_probs_at = compiled(policy.log_prob, input_signature=batch)
-        self._step = compiled(self._minibatch_step, input_signature=batch + [rows] * 4 + [
-            tf.TensorSpec([], tf.float64), tf.TensorSpec([], tf.float32)])
+        settings = describe((policy, value_function, optimizer, entcoeff, vf_coeff))
+        variables = [*policy.variables, policy.noise.state, *value_function.variables,
+                     *optimizer.variables]
+        self.log_probs_at = TracedFunction(
+            compiled(policy.log_prob, input_signature=batch), settings, variables)
+        self._step = TracedFunction(compiled(
+            self._minibatch_step, input_signature=batch + [rows] * 4 + [
+                tf.TensorSpec([], tf.float64), tf.TensorSpec([], tf.float32)]),
+            settings, variables)
         self.compiled_functions = (self.log_probs_at, self._step)
 
     def losses(self, observations, actions, advantages, returns, old_values, old_log_probs,
