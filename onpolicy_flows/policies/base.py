@@ -14,8 +14,8 @@ import tensorflow_probability as tfp
 from onpolicy_flows.common.compiled import compiled
 from onpolicy_flows.common.flat_params import flatten
 from onpolicy_flows.common.networks import acting_forms
-from onpolicy_flows.common.trace_cache import TracedFunction, describe
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
+from onpolicy_flows.common.trace_cache import TracedFunction, describe
 
 tfd = tfp.distributions
 
@@ -117,11 +117,10 @@ class CompiledActor:
     Acting is the hot loop (one call per environment step), so the sampler is traced once
     for a fixed input shape in the networks' acting forms (`networks.acting_forms`),
     compiled with XLA, and called directly as the one eager op it is (`TracedFunction`,
-    which also keeps its graph between runs). Each variable
-    a compiled call reads costs about 2.5 us, and the flow has ~170 of them, so the traced
-    sampler reads the policy's trainable weights from one packed copy instead: call
-    `sync()` after every change of the weights (rollout collectors do, at the start of each
-    segment).
+    which also keeps its graph between runs). Each variable a compiled call reads costs
+    about 2.5 us, and the flow has ~170 of them, so the traced sampler reads the policy's
+    trainable weights from one packed copy instead: call `sync()` after every change of the
+    weights (rollout collectors do, at the start of each segment).
     """
 
     def __init__(self, policy: Policy, batch_size: int = 1, deterministic: bool = False,
