@@ -47,6 +47,15 @@ def test_running_mean_std_and_allreduce_agree_with_single_process_numbers():
     np.testing.assert_allclose(mean, pooled.mean(axis=0), rtol=1e-3)
 
 
+def test_ranks_share_out_tracing_and_load_what_the_others_traced(tmp_path, monkeypatch):
+    monkeypatch.setenv("ONPOLICY_FLOWS_TRACE_CACHE", str(tmp_path))
+    first, second = _run_ranks(2, "check_shared_tracing.py")
+    assert first["traced"] == ["first", "fourth"]  # dealt out in snake order
+    assert second["traced"] == ["second", "third"]
+    expected = [[factor + 1.0, 2.0 - factor] for factor in (1.0, 2.0, 3.0, 4.0)]
+    assert first["values"] == second["values"] == expected
+
+
 @pytest.mark.parametrize("policy", ["gaussian", "flow"])
 def test_trpo_ranks_hold_identical_parameters(policy):
     first, second = _run_ranks(2, "check_trpo_sync.py", policy)

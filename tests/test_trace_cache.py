@@ -1,6 +1,7 @@
 """common/trace_cache.py: a graph loaded from the cache computes what the traced one did,
 with the loading run's own variables; entries are told apart by every setting a graph
 depends on; damaged, missing or unwritable caches cost a trace, never a wrong graph."""
+import gc
 import os
 import subprocess
 import sys
@@ -10,9 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from tensorflow.core.protobuf import config_pb2
+from tensorflow.python.framework.func_graph import FuncGraph
 
 from onpolicy_flows.common import trace_cache
-from onpolicy_flows.common.compiled import compiled
 from onpolicy_flows.common.trace_cache import CACHE_ENV, SUFFIX, TracedFunction, describe
 from onpolicy_flows.policies import FlowPolicy, GaussianPolicy, GMMPolicy
 from onpolicy_flows.trpo_mpi.policy_step import PolicyBatch, TRPOObjective
@@ -118,23 +119,26 @@ def test_a_different_setting_is_traced_not_loaded(cache):
         assert not any(function.loaded_from_cache for function in _functions(changed))
 
 
+THREE = [tf.TensorSpec([3], tf.float32)]
+
+
 def _function_of(variable, name="double"):
     def double(x):
         return 2.0 * x + variable
-    double.__qualname__ = name
-    return compiled(double, input_signature=[tf.TensorSpec([3], tf.float32)])
+    double.__name__ = double.__qualname__ = name
+    return double
 
 
 def test_a_damaged_entry_is_traced_again_and_rewritten(cache):
     variable = tf.Variable([1.0, 2.0, 3.0])
-    TracedFunction(_function_of(variable), "", [variable]).build()
+    TracedFunction(_function_of(variable), THREE, "", [variable]).build()
     (entry,) = cache.glob("*" + SUFFIX)
     entry.write_bytes(entry.read_bytes()[:-40])  # cut short, as by a full disk
     with pytest.warns(UserWarning, match="unreadable entry"):
-        again = TracedFunction(_function_of(variable), "", [variable])
+        again = TracedFunction(_function_of(variable), THREE, "", [variable])
         np.testing.assert_allclose(again(np.ones(3, np.float32)), [3.0, 4.0, 5.0])
     assert not again.loaded_from_cache
-    third = TracedFunction(_function_of(variable), "", [variable])
+    third = TracedFunction(_function_of(variable), THREE, "", [variable])
     third.build()
     assert third.loaded_from_cache
 
@@ -143,18 +147,16 @@ def test_no_entry_without_a_cache_or_for_what_another_run_cannot_rebuild(cache,
                                                                          monkeypatch):
     variable = tf.Variable([1.0, 2.0, 3.0])
     constant = tf.constant([5.0, 5.0, 5.0])  # an eager tensor is not a variable
-    captures_a_tensor = TracedFunction(_function_of(constant, "plus_constant"), "", [variable])
+    captures_a_tensor = TracedFunction(_function_of(constant, "plus_constant"), THREE, "", [variable])
     np.testing.assert_allclose(captures_a_tensor(np.ones(3, np.float32)), [7.0, 7.0, 7.0])
 
     def plus_python(x):  # its callable is known to this process only
         return x + tf.numpy_function(lambda value: value + 1.0, [variable], tf.float32)
-    calls_python = TracedFunction(
-        compiled(plus_python, input_signature=[tf.TensorSpec([3], tf.float32)]), "",
-        [variable])
+    calls_python = TracedFunction(plus_python, THREE, "", [variable])
     np.testing.assert_allclose(calls_python(np.ones(3, np.float32)), [3.0, 4.0, 5.0])
     assert not cache.exists()
     monkeypatch.setenv(CACHE_ENV, "off")
-    off = TracedFunction(_function_of(variable), "", [variable])
+    off = TracedFunction(_function_of(variable), THREE, "", [variable])
     np.testing.assert_allclose(off(np.ones(3, np.float32)), [3.0, 4.0, 5.0])
     assert not cache.exists()
 
@@ -164,13 +166,29 @@ def test_an_unwritable_cache_warns_and_the_function_still_works(tmp_path, monkey
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "a_file" / "traces"))
     variable = tf.Variable([1.0, 2.0, 3.0])
     with pytest.warns(UserWarning, match="cannot write"):
-        function = TracedFunction(_function_of(variable), "", [variable])
+        function = TracedFunction(_function_of(variable), THREE, "", [variable])
         np.testing.assert_allclose(function(np.zeros(3, np.float32)), [1.0, 2.0, 3.0])
+
+
+def test_a_traced_graph_is_kept_as_its_definition_alone(cache):
+    """Tracing's Python graph objects are freed once the definition is taken (peak memory
+    of start-up); what cannot be cached keeps its traced function alive, to call it."""
+    variable = tf.Variable([1.0, 2.0, 3.0])
+    constant = tf.constant([5.0, 5.0, 5.0])
+    cached = TracedFunction(_function_of(variable, "cacheable"), THREE, "", [variable])
+    uncached = TracedFunction(_function_of(constant, "uncacheable"), THREE, "", [variable])
+    cached.build()
+    uncached.build()
+    gc.collect()
+    graphs = [obj.name for obj in gc.get_objects() if isinstance(obj, FuncGraph)]
+    assert "cacheable" not in graphs and "uncacheable" in graphs
+    np.testing.assert_allclose(cached(np.ones(3, np.float32)), [3.0, 4.0, 5.0])
+    np.testing.assert_allclose(uncached(np.ones(3, np.float32)), [7.0, 7.0, 7.0])
 
 
 def test_inputs_are_checked_against_the_signature(cache):
     variable = tf.Variable([1.0, 2.0, 3.0])
-    function = TracedFunction(_function_of(variable), "", [variable])
+    function = TracedFunction(_function_of(variable), THREE, "", [variable])
     with pytest.raises(ValueError, match="shape"):
         function(np.ones(4, np.float32))
     with pytest.raises(TypeError, match="takes 1 inputs"):
@@ -185,7 +203,7 @@ def test_entries_unused_for_a_month_are_pruned_when_one_is_written(cache):
     month_ago = time.time() - (trace_cache.PRUNE_AFTER_DAYS + 1) * 86400
     os.utime(stale, (month_ago, month_ago))
     variable = tf.Variable([1.0, 2.0, 3.0])
-    TracedFunction(_function_of(variable), "", [variable]).build()
+    TracedFunction(_function_of(variable), THREE, "", [variable]).build()
     assert not stale.exists() and recent.exists()
 
 
@@ -198,10 +216,8 @@ def test_without_the_graph_optimiser_a_function_computes_the_same_and_the_contex
     function.__qualname__ = "exp_twice"
     options = tf.config.optimizer.get_experimental_options()
     x = np.array([0.5, -0.25, 1.0], np.float32)
-    optimised = TracedFunction(compiled(function, input_signature=[tf.TensorSpec([3])]),
-                               "", [variable])(x).numpy()
-    plain = TracedFunction(compiled(function, input_signature=[tf.TensorSpec([3])]),
-                           "", [variable], graph_optimizer=False)
+    optimised = TracedFunction(function, THREE, "", [variable])(x).numpy()
+    plain = TracedFunction(function, THREE, "", [variable], graph_optimizer=False)
     np.testing.assert_allclose(plain(x).numpy(), optimised, rtol=1e-6)
     for graph_optimizer in (True, False):
         attributes = dict(zip(*[iter(trace_cache._call_attributes(

@@ -26,7 +26,6 @@ from onpolicy_flows.acktr.rollout import Episode, EpisodeCollector, EvaluationAc
 from onpolicy_flows.acktr.value_function import KFACValueFunction, value_features
 from onpolicy_flows.common import mpi
 from onpolicy_flows.common.advantages import explained_variance, gae
-from onpolicy_flows.common.compiled import compiled
 from onpolicy_flows.common.envs import make_env, space_dims
 from onpolicy_flows.common.flat_params import flatten
 from onpolicy_flows.common.logger import Logger
@@ -65,8 +64,7 @@ class PolicyUpdate(tf.Module):
                      *optimizer.variables]
 
         def traced(function, signature, graph_optimizer=True):
-            return TracedFunction(compiled(function, input_signature=signature), settings,
-                                  variables, graph_optimizer)
+            return TracedFunction(function, signature, settings, variables, graph_optimizer)
         # The K-FAC step for the flow is a 14.7k-op graph called once per iteration: the
         # graph optimiser's pass at its first call cost 18 s against 6 s without, and the
         # calls are no slower without it (measured side by side, under load).

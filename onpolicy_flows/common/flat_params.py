@@ -4,7 +4,6 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from onpolicy_flows.common.compiled import compiled
 from onpolicy_flows.common.trace_cache import TracedFunction
 
 
@@ -24,11 +23,9 @@ class FlatParameters:
         self.variables = list(variables)
         self.shapes = [v.shape for v in self.variables]
         self.size = int(sum(np.prod(shape) for shape in self.shapes))
-        self._get = TracedFunction(compiled(self._read, input_signature=[]), "",
+        self._get = TracedFunction(self._read, [], "", self.variables)
+        self._set = TracedFunction(self._assign, [tf.TensorSpec([self.size], tf.float32)], "",
                                    self.variables)
-        self._set = TracedFunction(
-            compiled(self._assign, input_signature=[tf.TensorSpec([self.size], tf.float32)]),
-            "", self.variables)
 
     def _read(self):
         return flatten(self.variables)

@@ -4,6 +4,7 @@ All reductions take and return float64 numpy arrays, so that sums over ranks do 
 precision and every rank ends with bit-identical results.
 """
 import os
+import time
 from typing import Callable, Optional, TypeVar
 
 import numpy as np
@@ -53,6 +54,16 @@ def abort(status: int) -> None:
     their next collective); nothing without MPI."""
     if world_size() > 1:
         MPI.COMM_WORLD.Abort(status)
+
+
+def wait_for_all(poll_seconds: float = 0.005) -> None:
+    """Barrier: returns once every rank has called it. Waiting ranks sleep between polls
+    (MPI's own barrier spins, taking the core a rank still at work may need)."""
+    if world_size() == 1:
+        return
+    request = MPI.COMM_WORLD.Ibarrier()
+    while not request.Test():
+        time.sleep(poll_seconds)
 
 
 def allreduce_sum(values) -> np.ndarray:

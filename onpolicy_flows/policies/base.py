@@ -11,7 +11,6 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from onpolicy_flows.common.compiled import compiled
 from onpolicy_flows.common.flat_params import flatten
 from onpolicy_flows.common.networks import acting_forms
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
@@ -133,12 +132,10 @@ class CompiledActor:
                                    name="packed_weights")
         read = [self._packed, policy.noise.state, *policy.variables]
         settings = describe((policy, deterministic))
-        self._pack = TracedFunction(compiled(self._pack_weights, input_signature=[]),
-                                    settings, read)
+        self._pack = TracedFunction(self._pack_weights, [], settings, read)
         self._act = TracedFunction(
-            compiled(self._act_from_packed, jit_compile=jit_compile,
-                     input_signature=[tf.TensorSpec([batch_size, policy.obs_dim], tf.float32)]),
-            settings, read)
+            self._act_from_packed, [tf.TensorSpec([batch_size, policy.obs_dim], tf.float32)],
+            settings, read, jit_compile=jit_compile)
         self._act.build()
         self._input_shape = (batch_size, policy.obs_dim)
         self._compiling: Optional[Future] = None

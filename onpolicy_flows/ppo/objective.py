@@ -13,7 +13,6 @@ from typing import Dict
 import numpy as np
 import tensorflow as tf
 
-from onpolicy_flows.common.compiled import compiled
 from onpolicy_flows.common.flat_params import flatten
 from onpolicy_flows.common.mpi_adam import MpiAdam
 from onpolicy_flows.common.trace_cache import TracedFunction, describe
@@ -83,11 +82,10 @@ class PPOUpdate:
         settings = describe((policy, value_function, optimizer, entcoeff, vf_coeff))
         variables = [*policy.variables, policy.noise.state, *value_function.variables,
                      *optimizer.variables]
-        self.log_probs_at = TracedFunction(
-            compiled(policy.log_prob, input_signature=batch), settings, variables)
-        self._step = TracedFunction(compiled(
-            self._minibatch_step, input_signature=batch + [rows] * 4 + [
-                tf.TensorSpec([], tf.float64), tf.TensorSpec([], tf.float32)]),
+        self.log_probs_at = TracedFunction(policy.log_prob, batch, settings, variables)
+        self._step = TracedFunction(
+            self._minibatch_step,
+            batch + [rows] * 4 + [tf.TensorSpec([], tf.float64), tf.TensorSpec([], tf.float32)],
             settings, variables)
         self.compiled_functions = (self.log_probs_at, self._step)
 

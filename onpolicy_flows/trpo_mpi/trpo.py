@@ -8,6 +8,7 @@ Each iteration, on every rank:
   5. fit the value function to the TD(lambda) returns (MpiAdam);
   6. log the original's diagnostics (EpRewMean over the last 40 episodes of all ranks, ...).
 """
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -85,6 +86,7 @@ class TRPOLearner:
         # Start-up compilation moves to background threads only where this rank has a core
         # to spare; with a rank per core they would slow the tracing down instead.
         self._compile_ahead = mpi.has_spare_core()
+        self._started = False
 
     def checkpoint_objects(self) -> dict:
         """What a checkpoint holds (the old policy is re-copied at every step)."""
@@ -104,10 +106,8 @@ class TRPOLearner:
     def iterate(self) -> Dict[str, float]:
         """One TRPO iteration: collect, estimate advantages, normalise, step, fit, log."""
         preparing = None
-        if self._compile_ahead:  # compile on background threads while tracing here
-            self.collector.actor.compile_in_background()
-            preparing = self.objective.prepare(self.config.fisher)
-            self._compile_ahead = False
+        if not self._started:
+            preparing = self._start()
         segment = self.collector.collect()
         values, returns, advantages = self._estimate_advantages(segment)
         observations = Segment.flat(segment.observations)  # [T, obs_dim]
@@ -142,6 +142,19 @@ class TRPOLearner:
         self.logger.record("ev_tdlam_before", ev_before)
         record_progress(self.logger.record, self.progress, episodes_this_iteration)
         return self.logger.dump(int(self.progress.timesteps))
+
+    def _start(self) -> Optional[ThreadPoolExecutor]:
+        """Collective: builds the step's functions ahead of the first step in this process.
+        Under MPI the ranks share out the tracing (`TRPOObjective.build`); where this rank has
+        a core to spare, the sampler compiles and the functions' first calls run on
+        background threads meanwhile (`TRPOObjective.prepare`: shut the returned executor
+        down before the step)."""
+        self._started = True
+        if self._compile_ahead:
+            self.collector.actor.compile_in_background()
+        if mpi.world_size() > 1:
+            self.objective.build(self.config.fisher)
+        return self.objective.prepare(self.config.fisher) if self._compile_ahead else None
 
     def _sync_parameters(self):
         """Rank 0's initial policy and value function on every rank (nothing to do on one
