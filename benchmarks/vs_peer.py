@@ -9,7 +9,7 @@ excluded; the peer's own wall_s), the speed ratio to the peer (env steps per sec
 slightly different step counts compare), the first iteration's time and the peak resident
 memory of the largest rank.
 
-Every run of ours but two finds its traced graphs and XLA executables in a trace cache
+Every run of ours but two finds its traced graphs in a trace cache
 (`onpolicy_flows/common/trace_cache.py`) that untimed one-iteration runs filled first, as
 any run after the first of a setting does; the two "cold trace cache" runs start from an
 empty one, as the first run of a setting on a machine does.
