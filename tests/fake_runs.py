@@ -13,18 +13,22 @@ from onpolicy_flows.experiments import statistics
 
 def write_fake_run(run_dir: str, config: dict, timesteps: Sequence[float] = (),
                    episodes: Sequence[List[Tuple[float, int]]] = (),
-                   seconds_per_step: float = 1e-3, checkpoint: bool = False) -> str:
+                   seconds_per_step: float = 1e-3, checkpoint: bool = False,
+                   step_accepted: Sequence[int] = ()) -> str:
     """A run directory: `config`; one progress.csv row per entry of `timesteps`
-    (TimestepsSoFar, EpRewMean 0, TimeElapsed = steps x seconds_per_step); one monitor file
+    (TimestepsSoFar, EpRewMean 0, TimeElapsed = steps x seconds_per_step, and step_accepted
+    from `step_accepted` if given, one per row); one monitor file
     per stream of `episodes` [(return, length), ...]; checkpoints/ with tb/ beside it when
     `checkpoint`."""
     os.makedirs(run_dir, exist_ok=True)
     with open(os.path.join(run_dir, "config.json"), "w") as file:
         json.dump(config, file)
     with open(os.path.join(run_dir, "progress.csv"), "w") as file:
-        file.write("EpRewMean,TimestepsSoFar,TimeElapsed\n")
-        for steps in timesteps:
-            file.write(f"0.0,{steps},{steps * seconds_per_step}\n")
+        file.write("EpRewMean,TimestepsSoFar,TimeElapsed"
+                   + (",step_accepted\n" if step_accepted else "\n"))
+        for row, steps in enumerate(timesteps):
+            accepted = f",{step_accepted[row]}" if step_accepted else ""
+            file.write(f"0.0,{steps},{steps * seconds_per_step}{accepted}\n")
     for stream, stream_episodes in enumerate(episodes):
         with open(os.path.join(run_dir, f"monitor.{stream}.csv"), "w") as file:
             file.write('#{"t_start": 0.0, "env_id": "Hopper-v4"}\nr,l,t\n')

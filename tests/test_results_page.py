@@ -2,8 +2,10 @@
 final-return table and figures."""
 import os
 
+import numpy as np
 import pytest
-from fake_runs import fast_bootstrap, write_fake_result  # noqa: F401 (a fixture)
+from fake_runs import (fast_bootstrap, member_config, write_fake_result,  # noqa: F401
+                       write_fake_run)
 
 from onpolicy_flows.experiments.grids import load_grid
 from onpolicy_flows.experiments.results_page import write_results_page
@@ -72,3 +74,25 @@ def test_a_task_that_contradicts_an_open_claim_is_named_among_the_disagreements(
     assert "No claim is contradicted by the runs so far." in disagreements
     assert ("- **flow > gmm-K2, gmm-K5, gaussian** (trpo, Walker2d-v4 alone): fig3_trpo: "
             "flow > gaussian, P = 0.00 [0.00, 0.00], runs 3 vs 3") in disagreements
+
+
+def test_trpo_tables_give_the_share_of_iterations_without_a_policy_step(tmp_path):
+    root = str(tmp_path / "results")
+    for member in load_grid("fig3_trpo").members(policies=["gaussian", "flow"]):
+        if member.env == "Hopper-v4":
+            accepted = [1, 0, 1, 1] if member.policy == "flow" else [1, 1, 1, 1]
+            if member.seed == 2 and member.policy == "flow":
+                accepted = [0, 0, 1, 1]  # the flow's mean: (25% + 25% + 50%) / 3
+            write_fake_run(os.path.join(root, "fig3_trpo", member.name),
+                           member_config(member.flags), np.linspace(0.25, 1.0, 4) *
+                           member.num_timesteps, [[(100.0, 1000)] * 1000],
+                           step_accepted=accepted)
+    page_path = str(tmp_path / "results.md")
+    write_results_page(root, page_path, str(tmp_path / "figures"))
+    lines = open(page_path).read().splitlines()
+    assert any("| IQM [95% CI] | policy steps skipped | wall-clock per run |" in line
+               for line in lines)
+    row = {policy: next(line for line in lines if line.startswith(f"| Hopper-v4 | {policy} | 3 |"))
+           for policy in ("gaussian", "flow")}
+    assert "| 0% |" in row["gaussian"] and "| 33% |" in row["flow"]
+    assert "| Walker2d-v4 | flow | 0 | - | - | - |" in "\n".join(lines)

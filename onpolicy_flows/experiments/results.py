@@ -1,6 +1,7 @@
 """The harvested results of a grid (results/<grid>/<member>/), read into what the results page
 shows: each member's learning curve and final return on the one metric of `episodes`, its
-wall-clock and the commit that ran it."""
+wall-clock, the share of its TRPO iterations that took no policy step and the commit that ran
+it."""
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Dict, Hashable, List, Optional, Sequence
@@ -10,28 +11,32 @@ import numpy as np
 from onpolicy_flows.experiments import episodes
 from onpolicy_flows.experiments.grids import Grid, GridMember
 from onpolicy_flows.experiments.harvest import is_harvested, result_dir
-from onpolicy_flows.experiments.runs import ELAPSED_KEY, last_logged, read_config, read_progress
+from onpolicy_flows.experiments.runs import (ELAPSED_KEY, last_logged, read_config,
+                                            read_progress, skipped_step_fraction)
 
 
 @dataclass(frozen=True)
 class MemberResult:
     """One harvested member: `curve` [episodes.NUM_BINS] binned episode returns over its step
     budget, `final` the mean return of its last 5% of steps, `wall_clock` seconds of
-    training, `git_commit` of the code that ran it (as its config.json records)."""
+    training, `git_commit` of the code that ran it (as its config.json records),
+    `skipped_steps` the fraction of iterations that took no policy step (None where the
+    algorithm does not log it: ACKTR, PPO)."""
     member: GridMember
     curve: np.ndarray
     final: float
     wall_clock: float
     git_commit: Optional[str]
+    skipped_steps: Optional[float] = None
 
 
 def load_member_result(path: str, member: GridMember) -> MemberResult:
     run = episodes.load_episodes(path)
     budget = member.num_timesteps
+    progress = read_progress(path)
     return MemberResult(member, episodes.binned_returns(run, budget),
-                        episodes.final_return(run, budget),
-                        last_logged(read_progress(path), ELAPSED_KEY),
-                        read_config(path).get("git_commit"))
+                        episodes.final_return(run, budget), last_logged(progress, ELAPSED_KEY),
+                        read_config(path).get("git_commit"), skipped_step_fraction(progress))
 
 
 def load_grid_results(results_root: str, grid: Grid) -> List[MemberResult]:

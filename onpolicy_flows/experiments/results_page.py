@@ -196,14 +196,23 @@ def disagreements_section(verdicts: Sequence[ClaimVerdict], grid_results: GridRe
                   "MuJoCo tasks (the paper: gym `-v1` through mujoco_py, Roboschool and rllab; "
                   "Humanoid-v4 stands in for the Roboschool humanoids), fewer seeds, and the "
                   "step budgets of the grids (the \"paper's steps\" column above against each "
-                  "check's steps)."]
+                  "check's steps).",
+              "", "TRPO skips its policy step in an iteration where the conjugate-gradient "
+                  "direction gives a non-positive quadratic form, which the Hessian of the "
+                  "sample KL of the flow and the GMM can (the Gaussian's closed-form KL "
+                  "cannot); the \"policy "
+                  "steps skipped\" column of the TRPO tables below gives how often, and the "
+                  "fisher_score grid uses a rule that never skips."]
     return "\n".join(lines)
 
 
 def final_returns_table(grid: Grid, results: Sequence[MemberResult],
                         references: List[ReferenceResult]) -> str:
+    """Per task and policy: runs, final return (mean and IQM), the share of iterations that
+    took no policy step (for grids whose runs log it), wall-clock, published numbers."""
     rows = []
     groups = group_results(results, by_task_and_policy)
+    logs_skips = any(result.skipped_steps is not None for result in results)
     for env in grid.envs:
         published = ", ".join(f"{number(reference.value)} ({reference.algorithm} "
                               f"{reference.policy}, {reference.env})"
@@ -215,13 +224,21 @@ def final_returns_table(grid: Grid, results: Sequence[MemberResult],
             mean, iqm = final_estimates(values) if len(values) else (None, None)
             wall_clock = format_duration(np.mean([result.wall_clock for result in group])
                                          ) if group else "-"
+            skips = f" {skipped_text(group)} |" if logs_skips else ""
             rows.append(f"| {env} | {policy} | {len(values)} | {estimate_text(mean)} | "
-                        f"{estimate_text(iqm)} | {wall_clock} | "
-                        f"{published} |")
+                        f"{estimate_text(iqm)} |{skips} {wall_clock} | {published} |")
+    skips_header = (" policy steps skipped |", "---:|") if logs_skips else ("", "")
     return "\n".join([
-        "| task | policy | runs | final return, mean [95% CI] | IQM [95% CI] | "
-        "wall-clock per run | published (training episodes) |",
-        "|---|---|---:|---:|---:|---:|---|", *rows])
+        "| task | policy | runs | final return, mean [95% CI] | IQM [95% CI] |"
+        f"{skips_header[0]} wall-clock per run | published (training episodes) |",
+        f"|---|---|---:|---:|---:|{skips_header[1]}---:|---|", *rows])
+
+
+def skipped_text(group: Sequence[MemberResult]) -> str:
+    """The mean share of iterations without a policy step over `group`'s runs, in percent
+    ("-" if none logs it)."""
+    fractions = [result.skipped_steps for result in group if result.skipped_steps is not None]
+    return f"{100 * np.mean(fractions):.0f}%" if fractions else "-"
 
 
 def grid_section(grid: Grid, results: Sequence[MemberResult], figure: Optional[str],

@@ -11,7 +11,7 @@ import glob
 import json
 import os
 from dataclasses import dataclass
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Optional
 
 import numpy as np
 
@@ -24,6 +24,7 @@ PROGRESS_FILE = "progress.csv"
 RETURN_KEY = "EpRewMean"
 TIMESTEP_KEY = "TimestepsSoFar"
 ELAPSED_KEY = "TimeElapsed"
+STEP_ACCEPTED_KEY = "step_accepted"  # TRPO: 0 in an iteration whose policy step was skipped
 # The state file that tf.train.CheckpointManager keeps in common.checkpoints' subfolder; it
 # exists once a checkpoint has been completely written (read here without importing TF).
 CHECKPOINT_STATE = os.path.join("checkpoints", "checkpoint")
@@ -149,6 +150,14 @@ def last_logged(progress: Dict[str, np.ndarray], key: str) -> float:
     values = progress.get(key, np.zeros(0))
     values = values[np.isfinite(values)]
     return float(values[-1]) if len(values) else 0.0
+
+
+def skipped_step_fraction(progress: Dict[str, np.ndarray]) -> Optional[float]:
+    """The fraction of logged iterations that took no policy step (a TRPO run's
+    `step_accepted` column), or None for a run that does not log it."""
+    accepted = progress.get(STEP_ACCEPTED_KEY, np.zeros(0))
+    accepted = accepted[np.isfinite(accepted)]
+    return float(np.mean(accepted == 0)) if len(accepted) else None
 
 
 def is_finished(path: str) -> bool:
