@@ -197,12 +197,12 @@ def disagreements_section(verdicts: Sequence[ClaimVerdict], grid_results: GridRe
                   "Humanoid-v4 stands in for the Roboschool humanoids), fewer seeds, and the "
                   "step budgets of the grids (the \"paper's steps\" column above against each "
                   "check's steps).",
-              "", "TRPO skips its policy step in an iteration where the conjugate-gradient "
-                  "direction gives a non-positive quadratic form, which the Hessian of the "
-                  "sample KL of the flow and the GMM can (the Gaussian's closed-form KL "
-                  "cannot); the \"policy "
+              "", "TRPO takes no policy step in an iteration where the conjugate-gradient "
+                  "direction gives a non-positive quadratic form (the Hessian of the sample "
+                  "KL of the flow and the GMM can give one; the Gaussian's closed-form KL "
+                  "cannot) or where its line search finds no acceptable step; the \"policy "
                   "steps skipped\" column of the TRPO tables below gives how often, and the "
-                  "fisher_score grid uses a rule that never skips."]
+                  "fisher_score grid uses a Fisher rule that is never non-positive."]
     return "\n".join(lines)
 
 
