@@ -154,7 +154,7 @@ class CompiledActor:
         zeros = tf.zeros(self._input_shape, tf.float32)
 
         def first_call():
-            self._sample(zeros)
+            self._act(zeros)
             self.policy.noise.state.assign(state)
 
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="actor-compile")
@@ -174,10 +174,7 @@ class CompiledActor:
         if self._compiling is not None:
             self._compiling.result()  # raises what the first call raised
             self._compiling = None
-        return self._sample(tf.constant(observations, tf.float32)).numpy()
-
-    def _sample(self, observations: tf.Tensor) -> tf.Tensor:
-        return self._act(observations)
+        return self._act(tf.constant(observations, tf.float32)).numpy()
 
     def _pack_weights(self):
         self._packed.assign(flatten([variable for _, _, variable in self._slots]))
