@@ -56,6 +56,16 @@ def test_ranks_share_out_tracing_and_load_what_the_others_traced(tmp_path, monke
     assert first["values"] == second["values"] == expected
 
 
+def test_a_rank_whose_share_of_tracing_fails_ends_the_job_instead_of_hanging(tmp_path):
+    completed = subprocess.run(
+        mpirun_command(2, os.path.join(SCRIPTS, "check_shared_tracing.py"), "failing"),
+        capture_output=True, text=True, timeout=120, cwd=REPO_ROOT,
+        env=dict(os.environ, MPI_TEST_OUT=str(tmp_path),
+                 ONPOLICY_FLOWS_TRACE_CACHE=str(tmp_path / "cache")))
+    assert completed.returncode != 0
+    assert "must return None, a tensor or a tuple of tensors" in completed.stderr
+
+
 @pytest.mark.parametrize("policy", ["gaussian", "flow"])
 def test_trpo_ranks_hold_identical_parameters(policy):
     first, second = _run_ranks(2, "check_trpo_sync.py", policy)

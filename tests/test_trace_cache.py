@@ -147,7 +147,8 @@ def test_no_entry_without_a_cache_or_for_what_another_run_cannot_rebuild(cache,
                                                                          monkeypatch):
     variable = tf.Variable([1.0, 2.0, 3.0])
     constant = tf.constant([5.0, 5.0, 5.0])  # an eager tensor is not a variable
-    captures_a_tensor = TracedFunction(_function_of(constant, "plus_constant"), THREE, "", [variable])
+    captures_a_tensor = TracedFunction(_function_of(constant, "plus_constant"), THREE, "",
+                                       [variable])
     np.testing.assert_allclose(captures_a_tensor(np.ones(3, np.float32)), [7.0, 7.0, 7.0])
 
     def plus_python(x):  # its callable is known to this process only

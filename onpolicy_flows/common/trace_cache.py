@@ -128,8 +128,9 @@ class TracedFunction:
     graph-level random seed, calls other graph functions (`tf.cond`, forward-mode
     gradients) or calls back into Python is traced in every run, uncached.
 
-    A traced graph is kept as its definition alone: the Python graph objects tracing made
-    (about 60 MB for the flow TRPO's objective) are freed before the next function is traced.
+    A traced graph is kept as its definition alone: nothing holds on to the Python graph
+    objects tracing made (about 60 MB for the flow TRPO's objective), so the garbage
+    collector frees them, instead of their adding up over the functions a learner traces.
 
     Called with the signature's tensors (or arrays convertible to them), it returns what the
     function returns: None, one tensor or a tuple of them. Calls are about 40 us cheaper than
@@ -151,7 +152,8 @@ class TracedFunction:
         self._variables = list(variables)
         self._key = "\n".join([
             code_digest(), self.name, repr(self.input_signature), settings,
-            describe([(v.name, v.shape, v.dtype) for v in self._variables])])
+            describe([(v.name, v.shape, v.dtype) for v in self._variables]),
+            f"jit_compile={jit_compile}"])
         self._graph_optimizer = graph_optimizer
         self._jit_compile = jit_compile
         self._build_lock = threading.Lock()
@@ -229,15 +231,23 @@ def build_across_ranks(functions: Sequence[TracedFunction]) -> None:
     job instead of once per rank where the ranks share the cache. Each rank first builds
     its share (functions given costliest first are dealt out in snake order: ranks 0, 1,
     ..., n-1, n-1, ..., 0, 0, ...), then, once all have, loads the rest from the entries
-    the others wrote. A rank that cannot read them (the cache is off or not shared) traces
-    them itself."""
+    the others wrote. A rank that cannot read them (the cache is off on some rank, or not
+    shared) traces them itself; a rank whose share raised raises once all have built
+    theirs. Pass only functions that can be cached (`TracedFunction`), or every rank will
+    trace again what one traced."""
     size, rank = mpi.world_size(), mpi.rank()
-    if size > 1 and cache_directory() is not None:
-        for index, function in enumerate(functions):
-            lap, place = divmod(index, size)
-            if (place if lap % 2 == 0 else size - 1 - place) == rank:
-                function.build()
+    if size > 1 and all(mpi.allgather(cache_directory() is not None)):
+        failure = None
+        try:
+            for index, function in enumerate(functions):
+                lap, place = divmod(index, size)
+                if (place if lap % 2 == 0 else size - 1 - place) == rank:
+                    function.build()
+        except Exception as error:  # raised below, once no other rank waits for this one
+            failure = error
         mpi.wait_for_all()
+        if failure is not None:
+            raise failure
     for function in functions:
         function.build()
 

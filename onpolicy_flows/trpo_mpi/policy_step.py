@@ -86,9 +86,15 @@ class TRPOObjective:
         """Collective: traces (or loads) the functions of a step under `fisher` now, each
         traced by one rank of the job where the ranks share the trace cache
         (`trace_cache.build_across_ranks`): a cold start of two ranks on two cores traces
-        the flow's in about 60% of the time of one rank tracing all."""
-        build_across_ranks([self.fisher_vector_products[fisher], self.losses_and_gradient,
-                            self.losses])
+        the flow's in about 60% of the time of one rank tracing all. The `score` rule's
+        product cannot be cached (its forward-mode pass calls nested functions), so every
+        rank traces its own."""
+        shared = [self.losses_and_gradient, self.losses]
+        if fisher == "score":
+            self.fisher_vector_products[fisher].build()
+        else:
+            shared.insert(0, self.fisher_vector_products[fisher])
+        build_across_ranks(shared)
 
     def prepare(self, fisher: str) -> Optional[ThreadPoolExecutor]:
         """Builds the step's compiled functions ahead of the first step. Each is traced

@@ -1,6 +1,8 @@
 """Run under `mpirun -np 2` with an empty ONPOLICY_FLOWS_TRACE_CACHE: the ranks build four
 functions together (`trace_cache.build_across_ranks`); each writes which it traced and what
-they compute."""
+they compute. With the argument `failing`, rank 0's first function cannot be traced."""
+import sys
+
 import numpy as np
 import tensorflow as tf
 
@@ -25,6 +27,11 @@ def main():
     functions = [TracedFunction(_scaled(variable, float(index + 1), name),
                                 [tf.TensorSpec([2], tf.float32)], "", [variable])
                  for index, name in enumerate(NAMES)]
+    if sys.argv[1:] == ["failing"]:
+        def not_a_tensor(x):
+            return [x]  # TracedFunction refuses to trace functions that return lists
+        functions[0] = TracedFunction(not_a_tensor, [tf.TensorSpec([2], tf.float32)], "",
+                                      [variable])
     build_across_ranks(functions)
     x = np.array([1.0, -1.0], np.float32)
     write_result(dict(
