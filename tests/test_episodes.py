@@ -12,6 +12,7 @@ def test_streams_are_placed_on_the_total_step_axis(tmp_path):
     loaded = episodes.load_episodes(run_dir)
     np.testing.assert_array_equal(loaded.ends, [20, 40, 80])  # cumulative length x 2 streams
     np.testing.assert_array_equal(loaded.returns, [1.0, 5.0, 2.0])
+    np.testing.assert_array_equal(loaded.lengths, [10, 20, 30])
 
 
 def test_bins_average_the_episodes_ending_in_them_and_carry_over_empty_ones():
@@ -30,6 +31,15 @@ def test_final_return_is_the_mean_over_the_last_five_percent_of_steps():
     # the window (950, 1000] holds the episodes ending at 960 ... 1000: returns 96 ... 100
     assert episodes.final_return(run, budget=1000.0) == 98.0
     assert np.isnan(episodes.final_return(run, budget=1e6))
+
+
+def test_final_length_is_the_mean_length_of_the_final_window_s_episodes(tmp_path):
+    # ten 100-step episodes (ending at 100 ... 1000), then fifty 2-step ones (1002 ... 1100)
+    stream = [(1.0, 100)] * 10 + [(-1.0, 2)] * 50
+    run = episodes.load_episodes(write_fake_run(str(tmp_path / "run"), {}, episodes=[stream]))
+    assert episodes.final_length(run, budget=1100.0) == 2.0  # (1045, 1100]: 28 short ones
+    assert episodes.final_length(run, budget=1000.0) == 100.0  # (950, 1000]: one long one
+    assert np.isnan(episodes.final_length(episodes.Episodes(run.ends, run.returns), 1100.0))
 
 
 def test_two_runs_of_different_lengths_share_one_grid():

@@ -76,7 +76,7 @@ def test_a_task_that_contradicts_an_open_claim_is_named_among_the_disagreements(
             "flow > gaussian, P = 0.00 [0.00, 0.00], runs 3 vs 3") in disagreements
 
 
-def test_trpo_tables_give_the_share_of_iterations_without_a_policy_step(tmp_path):
+def test_trpo_tables_give_final_episode_lengths_and_iterations_without_a_step(tmp_path):
     root = str(tmp_path / "results")
     for member in load_grid("fig3_trpo").members(policies=["gaussian", "flow"]):
         if member.env == "Hopper-v4":
@@ -90,9 +90,9 @@ def test_trpo_tables_give_the_share_of_iterations_without_a_policy_step(tmp_path
     page_path = str(tmp_path / "results.md")
     write_results_page(root, page_path, str(tmp_path / "figures"))
     lines = open(page_path).read().splitlines()
-    assert any("| IQM [95% CI] | policy steps skipped | wall-clock per run |" in line
-               for line in lines)
+    assert any("| IQM [95% CI] | final episode length | policy steps skipped | wall-clock "
+               "per run |" in line for line in lines)
     row = {policy: next(line for line in lines if line.startswith(f"| Hopper-v4 | {policy} | 3 |"))
            for policy in ("gaussian", "flow")}
-    assert "| 0% |" in row["gaussian"] and "| 33% |" in row["flow"]
+    assert "| 1000 | 0% |" in row["gaussian"] and "| 1000 | 33% |" in row["flow"]
     assert "| Walker2d-v4 | flow | 0 | - | - | - |" in "\n".join(lines)

@@ -22,7 +22,7 @@ import glob
 import os
 import re
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -37,9 +37,11 @@ FINAL_FRACTION = 0.05
 @dataclass(frozen=True)
 class Episodes:
     """All finished training episodes of a run, sorted by `ends` [episodes]: the run's total
-    env steps when each ended; `returns` [episodes]: their undiscounted returns."""
+    env steps when each ended; `returns` [episodes]: their undiscounted returns; `lengths`
+    [episodes]: their env steps (None where not known)."""
     ends: np.ndarray
     returns: np.ndarray
+    lengths: Optional[np.ndarray] = None
 
 
 def monitor_paths(run_dir: str) -> List[str]:
@@ -65,15 +67,16 @@ def read_monitor(path: str) -> Tuple[np.ndarray, np.ndarray]:
 def load_episodes(run_dir: str) -> Episodes:
     """Every stream's episodes of `run_dir`, placed on the total env-step axis."""
     paths = monitor_paths(run_dir)
-    ends, returns = [], []
+    ends, returns, lengths = [], [], []
     for path in paths:
-        stream_returns, lengths = read_monitor(path)
-        ends.append(np.cumsum(lengths) * len(paths))
+        stream_returns, stream_lengths = read_monitor(path)
+        ends.append(np.cumsum(stream_lengths) * len(paths))
         returns.append(stream_returns)
-    ends = np.concatenate(ends) if ends else np.zeros(0)
-    returns = np.concatenate(returns) if returns else np.zeros(0)
+        lengths.append(stream_lengths)
+    ends, returns, lengths = (np.concatenate(parts) if parts else np.zeros(0)
+                              for parts in (ends, returns, lengths))
     order = np.argsort(ends, kind="stable")
-    return Episodes(ends[order].astype(float), returns[order])
+    return Episodes(ends[order].astype(float), returns[order], lengths[order].astype(float))
 
 
 def bin_edges(budget: float, num_bins: int = NUM_BINS) -> np.ndarray:
@@ -106,9 +109,26 @@ def bin_centres(budget: float, num_bins: int = NUM_BINS) -> np.ndarray:
     return 0.5 * (edges[:-1] + edges[1:])
 
 
+def final_window(episodes: Episodes, budget: float,
+                 fraction: float = FINAL_FRACTION) -> np.ndarray:
+    """[episodes] bool: the episodes ending in the last `fraction` of the budget,
+    ((1 - fraction) budget, budget]."""
+    return (episodes.ends > (1.0 - fraction) * budget) & (episodes.ends <= budget)
+
+
 def final_return(episodes: Episodes, budget: float,
                  fraction: float = FINAL_FRACTION) -> float:
-    """Mean return of the episodes ending in the last `fraction` of the budget,
-    ((1 - fraction) budget, budget]; NaN if none did."""
-    window = (episodes.ends > (1.0 - fraction) * budget) & (episodes.ends <= budget)
+    """Mean return of the episodes of `final_window`; NaN if none."""
+    window = final_window(episodes, budget, fraction)
     return float(episodes.returns[window].mean()) if window.any() else float("nan")
+
+
+def final_length(episodes: Episodes, budget: float,
+                 fraction: float = FINAL_FRACTION) -> float:
+    """Mean length (env steps) of the episodes of `final_window`; NaN if none or unknown.
+    Beside the final return it tells apart, e.g., a policy that learnt to end its episodes
+    early from one that runs them to the time limit at a low reward."""
+    window = final_window(episodes, budget, fraction)
+    if episodes.lengths is None or not window.any():
+        return float("nan")
+    return float(episodes.lengths[window].mean())

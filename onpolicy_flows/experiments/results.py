@@ -21,13 +21,15 @@ class MemberResult:
     budget, `final` the mean return of its last 5% of steps, `wall_clock` seconds of
     training, `git_commit` of the code that ran it (as its config.json records),
     `skipped_steps` the fraction of iterations that took no policy step (None where the
-    algorithm does not log it: ACKTR, PPO)."""
+    algorithm does not log it: ACKTR, PPO), `final_length` the mean length (env steps) of
+    the episodes behind `final`."""
     member: GridMember
     curve: np.ndarray
     final: float
     wall_clock: float
     git_commit: Optional[str]
     skipped_steps: Optional[float] = None
+    final_length: float = float("nan")
 
 
 def load_member_result(path: str, member: GridMember) -> MemberResult:
@@ -36,7 +38,8 @@ def load_member_result(path: str, member: GridMember) -> MemberResult:
     progress = read_progress(path)
     return MemberResult(member, episodes.binned_returns(run, budget),
                         episodes.final_return(run, budget), last_logged(progress, ELAPSED_KEY),
-                        read_config(path).get("git_commit"), skipped_step_fraction(progress))
+                        read_config(path).get("git_commit"), skipped_step_fraction(progress),
+                        episodes.final_length(run, budget))
 
 
 def load_grid_results(results_root: str, grid: Grid) -> List[MemberResult]:

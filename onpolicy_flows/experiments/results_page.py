@@ -202,14 +202,20 @@ def disagreements_section(verdicts: Sequence[ClaimVerdict], grid_results: GridRe
                   "KL of the flow and the GMM can give one; the Gaussian's closed-form KL "
                   "cannot) or where its line search finds no acceptable step; the \"policy "
                   "steps skipped\" column of the TRPO tables below gives how often, and the "
-                  "fisher_score grid uses a Fisher rule that is never non-positive."]
+                  "fisher_score grid uses a Fisher rule that is never non-positive.",
+              "", "The \"final episode length\" column of the tables below tells a policy "
+                  "that runs its episodes to the time limit (1000 steps) at a low reward "
+                  "from one that learnt to end them early (which pays on the tasks whose "
+                  "episodes end when the body leaves a healthy range, once a step's reward "
+                  "net of its control cost is negative)."]
     return "\n".join(lines)
 
 
 def final_returns_table(grid: Grid, results: Sequence[MemberResult],
                         references: List[ReferenceResult]) -> str:
-    """Per task and policy: runs, final return (mean and IQM), the share of iterations that
-    took no policy step (for grids whose runs log it), wall-clock, published numbers."""
+    """Per task and policy: runs, final return (mean and IQM), the mean length of the final
+    episodes, the share of iterations that took no policy step (for grids whose runs log
+    it), wall-clock, published numbers."""
     rows = []
     groups = group_results(results, by_task_and_policy)
     logs_skips = any(result.skipped_steps is not None for result in results)
@@ -226,12 +232,20 @@ def final_returns_table(grid: Grid, results: Sequence[MemberResult],
                                          ) if group else "-"
             skips = f" {skipped_text(group)} |" if logs_skips else ""
             rows.append(f"| {env} | {policy} | {len(values)} | {estimate_text(mean)} | "
-                        f"{estimate_text(iqm)} |{skips} {wall_clock} | {published} |")
+                        f"{estimate_text(iqm)} | {length_text(group)} |{skips} {wall_clock} | "
+                        f"{published} |")
     skips_header = (" policy steps skipped |", "---:|") if logs_skips else ("", "")
     return "\n".join([
-        "| task | policy | runs | final return, mean [95% CI] | IQM [95% CI] |"
-        f"{skips_header[0]} wall-clock per run | published (training episodes) |",
-        f"|---|---|---:|---:|---:|{skips_header[1]}---:|---|", *rows])
+        "| task | policy | runs | final return, mean [95% CI] | IQM [95% CI] | "
+        f"final episode length |{skips_header[0]} wall-clock per run | "
+        "published (training episodes) |",
+        f"|---|---|---:|---:|---:|---:|{skips_header[1]}---:|---|", *rows])
+
+
+def length_text(group: Sequence[MemberResult]) -> str:
+    """The mean over `group`'s runs of their final episodes' mean length, in env steps."""
+    lengths = [result.final_length for result in group if np.isfinite(result.final_length)]
+    return f"{np.mean(lengths):.0f}" if lengths else "-"
 
 
 def skipped_text(group: Sequence[MemberResult]) -> str:
