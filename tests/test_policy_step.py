@@ -12,7 +12,7 @@ from onpolicy_flows.trpo_mpi.policy_step import PolicyBatch, StepSettings, TRPOO
 OBS_DIM, ACT_DIM = 3, 2
 
 
-def _pair(kind, seed=0):
+def _pair(kind, seed=0, layer_norm_hessian="exact"):
     """A policy with weights redrawn away from the near-identity init, and its old copy."""
     def build(name):
         if kind == "gaussian":
@@ -20,7 +20,8 @@ def _pair(kind, seed=0):
         if kind == "gmm":
             return GMMPolicy(OBS_DIM, ACT_DIM, None, seed, num_components=2,
                              hidden_sizes=(4,), name=name)
-        return FlowPolicy(OBS_DIM, ACT_DIM, None, seed, num_layers=1, name=name)
+        return FlowPolicy(OBS_DIM, ACT_DIM, None, seed, num_layers=1,
+                          layer_norm_hessian=layer_norm_hessian, name=name)
     policy, old = build("policy"), build("old")
     rng = np.random.default_rng(seed)
     for variable in policy.trainable_variables:
@@ -82,11 +83,9 @@ def test_kl_hessian_vector_product_equals_the_explicit_hessian(kind):
     assert np.abs(product).max() > 1e-3
 
 
-def test_flow_kl_hessian_vector_product_equals_finite_differences_of_the_gradient():
-    """Central differences of the KL gradient along a unit vector (the flow is too large for
-    an explicit Hessian); exercises second derivatives through LayerNorm."""
-    policy, objective = _pair("flow")
-    batch = _batch(policy)
+def _product_and_finite_differences(objective, batch):
+    """The flow's kl-hessian product with a unit vector, and central differences of the KL
+    gradient along it (the flow is too large for an explicit Hessian)."""
     vector = np.random.default_rng(3).standard_normal(objective.params.size)
     vector /= np.linalg.norm(vector)
     base = objective.params.get().astype(np.float64)
@@ -103,9 +102,28 @@ def test_flow_kl_hessian_vector_product_equals_finite_differences_of_the_gradien
     finite = (kl_gradient(base + epsilon * vector) - kl_gradient(base - epsilon * vector)) \
         / (2 * epsilon)
     objective.params.set(base.astype(np.float32))
-    product = objective.fisher_vector_product("kl-hessian", batch, vector)
-    # 0.2% here; 23% when LayerNorm's variance stopped the gradient through its mean
-    assert np.linalg.norm(product - finite) < 0.01 * np.linalg.norm(finite)
+    return objective.fisher_vector_product("kl-hessian", batch, vector), finite
+
+
+def test_flow_kl_hessian_vector_product_equals_finite_differences_of_the_gradient():
+    """Exercises second derivatives through LayerNorm."""
+    policy, objective = _pair("flow")
+    product, finite = _product_and_finite_differences(objective, _batch(policy))
+    assert np.linalg.norm(product - finite) < 0.01 * np.linalg.norm(finite)  # 0.2% here
+
+
+def test_the_original_layer_norm_hessian_changes_second_derivatives_only():
+    """--layer-norm-hessian original (the original's LayerNorm, whose variance stops the
+    gradient through the mean): the same losses, gradient and log-densities, a
+    Fisher-vector product off the finite differences (23% here)."""
+    exact_policy, exact = _pair("flow")
+    _, original = _pair("flow", layer_norm_hessian="original")
+    batch = _batch(exact_policy)
+    data = (batch.observations, batch.actions, batch.advantages)
+    for a, b in zip(exact.losses_and_gradient(*data), original.losses_and_gradient(*data)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    product, finite = _product_and_finite_differences(original, batch)
+    assert np.linalg.norm(product - finite) > 0.05 * np.linalg.norm(finite)
 
 
 def test_objective_traced_for_the_batch_shape_computes_what_the_any_shape_one_does():

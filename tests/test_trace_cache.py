@@ -104,10 +104,12 @@ def test_another_process_loads_what_this_one_traced(cache, repo_root):
 
 
 def test_descriptions_differ_exactly_where_graphs_may():
-    def flow(seed=0, num_units=3):
-        return FlowPolicy(OBS_DIM, ACT_DIM, None, seed, num_layers=1, num_units=num_units)
+    def flow(seed=0, num_units=3, layer_norm_hessian="exact"):
+        return FlowPolicy(OBS_DIM, ACT_DIM, None, seed, num_layers=1, num_units=num_units,
+                          layer_norm_hessian=layer_norm_hessian)
     assert describe(flow()) == describe(flow(seed=1))  # weights are values, not structure
     assert describe(flow()) != describe(flow(num_units=4))
+    assert describe(flow()) != describe(flow(layer_norm_hessian="original"))
     assert describe(np.zeros(3)) != describe(np.array([0.0, 0.0, 1e-9]))
     assert describe((flow(), 0.0)) != describe((flow(), 0.01))
 

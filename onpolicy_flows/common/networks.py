@@ -135,11 +135,17 @@ class LayerNorm(tf.Module):
     """Layer normalisation over the last axis with a learnt scale and offset.
 
     epsilon defaults to 1e-12, the value of `tf.contrib.layers.layer_norm` in the original.
+    `variance_stops_mean_gradient` reproduces that function's use of `tf.nn.moments`, whose
+    variance stops the gradient through the mean: the same values and first derivatives,
+    but second derivatives (TRPO's Fisher-vector product) that are off. For measuring that
+    difference only (docs/divergences.md).
     """
 
-    def __init__(self, dim: int, epsilon: float = 1e-12, name: Optional[str] = None):
+    def __init__(self, dim: int, epsilon: float = 1e-12,
+                 variance_stops_mean_gradient: bool = False, name: Optional[str] = None):
         super().__init__(name=name)
         self.epsilon = epsilon
+        self.variance_stops_mean_gradient = variance_stops_mean_gradient
         self.scale = tf.Variable(tf.ones([dim]), name="scale")
         self.offset = tf.Variable(tf.zeros([dim]), name="offset")
 
@@ -159,7 +165,10 @@ class LayerNorm(tf.Module):
         centering = tf.constant(np.eye(dim) - 1.0 / dim, tf.float32)  # x - mean(x)
         averaging = tf.constant(np.full([dim, dim], 1.0 / dim), tf.float32)
         centered = tf.matmul(x, centering)
-        variance = tf.matmul(tf.square(centered), averaging)  # [batch, dim], equal columns
+        deviations = centered
+        if self.variance_stops_mean_gradient:
+            deviations = x - tf.stop_gradient(tf.matmul(x, averaging))
+        variance = tf.matmul(tf.square(deviations), averaging)  # [batch, dim], equal columns
         return self._scale_and_offset(centered * tf.math.rsqrt(variance + self.epsilon))
 
     def _scale_and_offset(self, normalised: tf.Tensor) -> tf.Tensor:
@@ -171,19 +180,21 @@ class LayerNorm(tf.Module):
 class MLP(tf.Module):
     """Dense -> [LayerNorm] -> activation for each hidden size, then a linear Dense output.
 
-    x: [batch, in_dim] -> [batch, out_dim].
+    x: [batch, in_dim] -> [batch, out_dim]. `variance_stops_mean_gradient` is passed to the
+    LayerNorms.
     """
 
     def __init__(self, in_dim: int, hidden_sizes: Sequence[int], out_dim: int,
                  activation: Callable[[tf.Tensor], tf.Tensor], rng: np.random.Generator,
                  hidden_init: Initializer, output_init: Initializer, layer_norm: bool = False,
-                 name: Optional[str] = None):
+                 variance_stops_mean_gradient: bool = False, name: Optional[str] = None):
         super().__init__(name=name)
         self.activation = activation
         sizes = [in_dim, *hidden_sizes]
         self.hidden = [Dense(n_in, n_out, hidden_init, rng)
                        for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-        self.norms = [LayerNorm(n) for n in hidden_sizes] if layer_norm else []
+        self.norms = [LayerNorm(n, variance_stops_mean_gradient=variance_stops_mean_gradient)
+                      for n in hidden_sizes] if layer_norm else []
         self.output = Dense(sizes[-1], out_dim, output_init, rng)
 
     def __call__(self, x: tf.Tensor) -> tf.Tensor:

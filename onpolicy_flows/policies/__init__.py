@@ -8,7 +8,7 @@ from onpolicy_flows.common.running_mean_std import RunningMeanStd
 from onpolicy_flows.policies.base import Policy
 from onpolicy_flows.policies.beta import BetaPolicy
 from onpolicy_flows.policies.box import Bounds, action_box
-from onpolicy_flows.policies.flow import FlowPolicy
+from onpolicy_flows.policies.flow import LAYER_NORM_HESSIANS, FlowPolicy
 from onpolicy_flows.policies.gaussian import GaussianPolicy
 from onpolicy_flows.policies.gmm import GMMPolicy
 from onpolicy_flows.policies.tanh_gaussian import TanhGaussianPolicy
@@ -31,6 +31,11 @@ class PolicyConfig:
         4, "flow: number of coupling PAIRS (alternating masks); the chain has 2 x num-layers "
            "affine couplings, as in the original code (the paper's K counts couplings)")
     num_units: int = option(3, "flow: hidden units of each coupling's s and t nets")
+    layer_norm_hessian: str = option(
+        "exact", "flow: second derivatives through LayerNorm (TRPO's Fisher-vector product): "
+                 "exact, or original, whose variance stops the gradient through the mean "
+                 "(the original's tf.contrib layer_norm; values and first derivatives are "
+                 "the same); to measure that difference", choices=LAYER_NORM_HESSIANS)
 
     def __post_init__(self):
         require(self.policy in POLICY_CLASSES,
@@ -41,6 +46,8 @@ class PolicyConfig:
         require(self.num_components >= 1, "--num-components must be >= 1")
         require(self.num_layers >= 1, "--num-layers must be >= 1")
         require(self.num_units >= 1, "--num-units must be >= 1")
+        require(self.layer_norm_hessian in LAYER_NORM_HESSIANS,
+                f"--layer-norm-hessian must be one of {', '.join(LAYER_NORM_HESSIANS)}")
 
 
 def make_policy(config: PolicyConfig, obs_dim: int, act_dim: int,
@@ -70,4 +77,5 @@ def make_policy(config: PolicyConfig, obs_dim: int, act_dim: int,
                          num_components=config.num_components,
                          hidden_sizes=config.hidden_sizes, name=name)
     return FlowPolicy(obs_dim, act_dim, obs_normalizer, seed, num_layers=config.num_layers,
-                      num_units=config.num_units, name=name)
+                      num_units=config.num_units, layer_norm_hessian=config.layer_norm_hessian,
+                      name=name)

@@ -32,10 +32,17 @@ def alternating_masks(dim: int) -> tuple:
     return first, 1.0 - first
 
 
-def coupling_net(dim: int, num_units: int, rng: np.random.Generator) -> MLP:
-    """[batch, dim] -> [batch, dim]: 2 x (Dense -> LayerNorm -> ReLU), output init +-3e-3."""
+LAYER_NORM_HESSIANS = ("exact", "original")
+
+
+def coupling_net(dim: int, num_units: int, rng: np.random.Generator,
+                 layer_norm_hessian: str = "exact") -> MLP:
+    """[batch, dim] -> [batch, dim]: 2 x (Dense -> LayerNorm -> ReLU), output init +-3e-3.
+    `layer_norm_hessian` "original" gives its LayerNorms the original's second derivatives
+    (`LayerNorm`'s `variance_stops_mean_gradient`)."""
     return MLP(dim, (num_units, num_units), dim, tf.nn.relu, rng, hidden_init=glorot_uniform(),
-               output_init=uniform(OUTPUT_INIT_LIMIT), layer_norm=True)
+               output_init=uniform(OUTPUT_INIT_LIMIT), layer_norm=True,
+               variance_stops_mean_gradient=layer_norm_hessian == "original")
 
 
 class AffineCoupling(tfb.Bijector):
@@ -114,18 +121,24 @@ class FlowPolicy(Policy):
     has 2 * num_layers couplings (the paper's K is the number of couplings). log_prob inverts
     the chain: log N(eps) - sum of the couplings' log-determinants. KL and entropy are sample
     estimates (base class). The deterministic action pushes eps = 0 through the chain.
+    `layer_norm_hessian` "original" restores the original's second derivatives through the
+    LayerNorms (`coupling_net`), to measure that difference.
     """
 
     def __init__(self, obs_dim: int, act_dim: int, obs_normalizer: Optional[RunningMeanStd],
-                 seed: int, num_layers: int = 4, num_units: int = 3, name: str = "flow_policy"):
+                 seed: int, num_layers: int = 4, num_units: int = 3,
+                 layer_norm_hessian: str = "exact", name: str = "flow_policy"):
         super().__init__(obs_dim, act_dim, obs_normalizer, seed, name)
         rng = np.random.default_rng(seed)
         self.masks = list(alternating_masks(act_dim)) * num_layers
-        self.scale_nets = [coupling_net(act_dim, num_units, rng) for _ in self.masks]
-        self.shift_nets = [coupling_net(act_dim, num_units, rng) for _ in self.masks]
-        self.state_embedding = MLP(obs_dim, (STATE_EMBEDDING_UNITS, STATE_EMBEDDING_UNITS),
-                                   act_dim, tf.nn.relu, rng, hidden_init=glorot_uniform(),
-                                   output_init=uniform(OUTPUT_INIT_LIMIT), layer_norm=True)
+        self.scale_nets = [coupling_net(act_dim, num_units, rng, layer_norm_hessian)
+                           for _ in self.masks]
+        self.shift_nets = [coupling_net(act_dim, num_units, rng, layer_norm_hessian)
+                           for _ in self.masks]
+        self.state_embedding = MLP(
+            obs_dim, (STATE_EMBEDDING_UNITS, STATE_EMBEDDING_UNITS), act_dim, tf.nn.relu, rng,
+            hidden_init=glorot_uniform(), output_init=uniform(OUTPUT_INIT_LIMIT),
+            layer_norm=True, variance_stops_mean_gradient=layer_norm_hessian == "original")
 
     def bijector(self, features: tf.Tensor) -> tfb.Bijector:
         """The state-conditioned chain eps -> a for normalised observations [batch, obs_dim]."""
