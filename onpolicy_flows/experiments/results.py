@@ -1,7 +1,7 @@
 """The harvested results of a grid (results/<grid>/<member>/), read into what the results page
-shows: each member's learning curve and final return on the one metric of `episodes`, its
-wall-clock, the share of its TRPO iterations that took no policy step and the commit that ran
-it."""
+shows: each member's learning curve, final return and final episode length on the one
+metric of `episodes`, its wall-clock, the share of its TRPO iterations that took no policy
+step and the commit that ran it."""
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Dict, Hashable, List, Optional, Sequence
