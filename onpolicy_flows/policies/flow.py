@@ -36,13 +36,12 @@ LAYER_NORM_HESSIANS = ("exact", "original")
 
 
 def coupling_net(dim: int, num_units: int, rng: np.random.Generator,
-                 layer_norm_hessian: str = "exact") -> MLP:
+                 variance_stops_mean_gradient: bool = False) -> MLP:
     """[batch, dim] -> [batch, dim]: 2 x (Dense -> LayerNorm -> ReLU), output init +-3e-3.
-    `layer_norm_hessian` "original" gives its LayerNorms the original's second derivatives
-    (`LayerNorm`'s `variance_stops_mean_gradient`)."""
+    `variance_stops_mean_gradient`: see `LayerNorm`."""
     return MLP(dim, (num_units, num_units), dim, tf.nn.relu, rng, hidden_init=glorot_uniform(),
                output_init=uniform(OUTPUT_INIT_LIMIT), layer_norm=True,
-               variance_stops_mean_gradient=layer_norm_hessian == "original")
+               variance_stops_mean_gradient=variance_stops_mean_gradient)
 
 
 class AffineCoupling(tfb.Bijector):
@@ -122,7 +121,7 @@ class FlowPolicy(Policy):
     the chain: log N(eps) - sum of the couplings' log-determinants. KL and entropy are sample
     estimates (base class). The deterministic action pushes eps = 0 through the chain.
     `layer_norm_hessian` "original" restores the original's second derivatives through the
-    LayerNorms (`coupling_net`), to measure that difference.
+    LayerNorms (`LayerNorm`'s `variance_stops_mean_gradient`), to measure that difference.
     """
 
     def __init__(self, obs_dim: int, act_dim: int, obs_normalizer: Optional[RunningMeanStd],
@@ -130,15 +129,16 @@ class FlowPolicy(Policy):
                  layer_norm_hessian: str = "exact", name: str = "flow_policy"):
         super().__init__(obs_dim, act_dim, obs_normalizer, seed, name)
         rng = np.random.default_rng(seed)
+        original_hessian = layer_norm_hessian == "original"
         self.masks = list(alternating_masks(act_dim)) * num_layers
-        self.scale_nets = [coupling_net(act_dim, num_units, rng, layer_norm_hessian)
+        self.scale_nets = [coupling_net(act_dim, num_units, rng, original_hessian)
                            for _ in self.masks]
-        self.shift_nets = [coupling_net(act_dim, num_units, rng, layer_norm_hessian)
+        self.shift_nets = [coupling_net(act_dim, num_units, rng, original_hessian)
                            for _ in self.masks]
         self.state_embedding = MLP(
             obs_dim, (STATE_EMBEDDING_UNITS, STATE_EMBEDDING_UNITS), act_dim, tf.nn.relu, rng,
             hidden_init=glorot_uniform(), output_init=uniform(OUTPUT_INIT_LIMIT),
-            layer_norm=True, variance_stops_mean_gradient=layer_norm_hessian == "original")
+            layer_norm=True, variance_stops_mean_gradient=original_hessian)
 
     def bijector(self, features: tf.Tensor) -> tfb.Bijector:
         """The state-conditioned chain eps -> a for normalised observations [batch, obs_dim]."""
