@@ -51,3 +51,25 @@ def test_deterministic_action_is_the_most_likely_component_mean():
         densities = [float(dist.log_prob(np.repeat(means[row:row + 1, k], 5, axis=0))[row])
                      for k in range(3)]
         np.testing.assert_allclose(chosen[row], means[row, int(np.argmax(densities))])
+
+
+def test_the_original_log_density_is_the_mean_of_the_component_log_densities():
+    """--gmm-log-density original: what the original code took for the GMM's log-density.
+    It differs from the mixture's, and sampling and the deterministic action do not change."""
+    mixture, original = _random_gmm(), _random_gmm()
+    original.log_density = "original"
+    observations = tf.random.stateless_normal([7, 4], seed=[1, 2])
+    actions = tf.random.stateless_normal([7, 2], seed=[3, 4])
+    means = original._component_means(original.features(observations)).numpy()
+    stds = np.exp(original.log_stds.numpy())
+    z = (actions.numpy()[:, None, :] - means) / stds
+    expected = (-0.5 * z ** 2 - np.log(stds) - 0.5 * np.log(2 * np.pi)).sum(-1).mean(axis=1)
+    np.testing.assert_allclose(original.log_prob(observations, actions).numpy(), expected,
+                               rtol=1e-5, atol=1e-5)
+    assert np.all(expected < mixture.log_prob(observations, actions).numpy())  # Jensen
+    sampled = [policy.sample(observations) for policy in (mixture, original)]
+    np.testing.assert_array_equal(sampled[0][0].numpy(), sampled[1][0].numpy())
+    np.testing.assert_allclose(sampled[1][1].numpy(),
+                               original.log_prob(observations, sampled[1][0]).numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(mixture.deterministic_action(observations).numpy(),
+                                  original.deterministic_action(observations).numpy())

@@ -7,7 +7,8 @@ from onpolicy_flows.experiments import grids
 from onpolicy_flows.experiments.runs import policy_label
 
 GRID_NAMES = ("fig3_trpo", "fig5_acktr", "fig4_humanoid", "fig6_kl", "fisher_score",
-              "truncation", "ppo", "acktr_kfac_before", "layer_norm_hessian")
+              "truncation", "ppo", "acktr_kfac_before", "layer_norm_hessian",
+              "gmm_log_density")
 
 
 def test_every_grid_file_loads_with_unique_member_names():

@@ -10,7 +10,7 @@ from onpolicy_flows.policies.beta import BetaPolicy
 from onpolicy_flows.policies.box import Bounds, action_box
 from onpolicy_flows.policies.flow import LAYER_NORM_HESSIANS, FlowPolicy
 from onpolicy_flows.policies.gaussian import GaussianPolicy
-from onpolicy_flows.policies.gmm import GMMPolicy
+from onpolicy_flows.policies.gmm import GMM_LOG_DENSITIES, GMMPolicy
 from onpolicy_flows.policies.tanh_gaussian import TanhGaussianPolicy
 
 POLICY_CLASSES = ("gaussian", "gmm", "flow", "beta", "tanh-gaussian")
@@ -27,6 +27,11 @@ class PolicyConfig:
         0.01, "(tanh-)Gaussian and Beta: column norm of the net's initial output layer "
               "(ACKTR: 0.1)")
     num_components: int = option(2, "GMM: number of equally weighted components K")
+    gmm_log_density: str = option(
+        "mixture", "GMM: the log-density of ratios, KL and entropy: mixture (the density of "
+                   "the sampled mixture), or original, the mean of the component "
+                   "log-densities as in the original code; to measure that difference",
+        choices=GMM_LOG_DENSITIES)
     num_layers: int = option(
         4, "flow: number of coupling PAIRS (alternating masks); the chain has 2 x num-layers "
            "affine couplings, as in the original code (the paper's K counts couplings)")
@@ -44,6 +49,8 @@ class PolicyConfig:
                 "--hidden-sizes must be one or more positive integers")
         require(self.mean_init_scale > 0, "--mean-init-scale must be positive")
         require(self.num_components >= 1, "--num-components must be >= 1")
+        require(self.gmm_log_density in GMM_LOG_DENSITIES,
+                f"--gmm-log-density must be one of {', '.join(GMM_LOG_DENSITIES)}")
         require(self.num_layers >= 1, "--num-layers must be >= 1")
         require(self.num_units >= 1, "--num-units must be >= 1")
         require(self.layer_norm_hessian in LAYER_NORM_HESSIANS,
@@ -75,7 +82,8 @@ def make_policy(config: PolicyConfig, obs_dim: int, act_dim: int,
     if config.policy == "gmm":
         return GMMPolicy(obs_dim, act_dim, obs_normalizer, seed,
                          num_components=config.num_components,
-                         hidden_sizes=config.hidden_sizes, name=name)
+                         hidden_sizes=config.hidden_sizes,
+                         log_density=config.gmm_log_density, name=name)
     return FlowPolicy(obs_dim, act_dim, obs_normalizer, seed, num_layers=config.num_layers,
                       num_units=config.num_units, layer_norm_hessian=config.layer_norm_hessian,
                       name=name)
