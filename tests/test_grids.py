@@ -1,4 +1,6 @@
 """Every grid file loads and expands into the members the figures and the live runs expect."""
+import os
+
 import numpy as np
 import pytest
 
@@ -76,3 +78,10 @@ def test_unknown_grid_and_unknown_keys_are_user_errors(tmp_path, monkeypatch):
     monkeypatch.setattr(grids, "GRIDS_DIR", str(tmp_path))
     with pytest.raises(UserError, match="colour"):
         grids.load_grid("bad")
+
+
+def test_every_grid_is_listed_in_the_reproducing_page():
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "reproducing.md")
+    with open(path) as page:
+        text = page.read()
+    assert [name for name in grids.grid_names() if f"| `{name}` |" not in text] == []
