@@ -73,3 +73,33 @@ def test_the_original_log_density_is_the_mean_of_the_component_log_densities():
                                original.log_prob(observations, sampled[1][0]).numpy(), rtol=1e-6)
     np.testing.assert_array_equal(mixture.deterministic_action(observations).numpy(),
                                   original.deterministic_action(observations).numpy())
+
+
+def _kl_curvature_along_split(policy, observations, actions):
+    """Second derivative of the sample KL mean(log pi_old - log pi) [scalar] along the
+    direction that moves component 0's mean by +e_0 and component 1's by -e_0."""
+    biases = [policy.mean_heads[0].bias, policy.mean_heads[1].bias]
+    direction = [tf.one_hot(0, policy.act_dim), -tf.one_hot(0, policy.act_dim)]
+    old = tf.stop_gradient(policy.log_prob(observations, actions))
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            kl = tf.reduce_mean(old - policy.log_prob(observations, actions))
+        slope = sum(tf.reduce_sum(g * d) for g, d in zip(inner.gradient(kl, biases), direction))
+    return float(sum(tf.reduce_sum(h * d)
+                     for h, d in zip(outer.gradient(slope, biases), direction)))
+
+
+def test_the_kl_is_flat_where_coinciding_mixture_components_split():
+    """With its components on top of each other (as at initialisation), the mixture's KL has
+    no curvature in expectation when two components move apart (-d2 log p = 1/s^2 -
+    (a-m)^2/s^4, mean 0 under pi), so TRPO's step there is bounded by the damping alone; the
+    original's log-density has curvature 1/s^2 = 1 there."""
+    observations = tf.random.stateless_normal([4096, 4], seed=[7, 8])
+    curvature = {}
+    for log_density in ("mixture", "original"):
+        policy = GMMPolicy(4, 2, None, seed=0, num_components=2, log_density=log_density)
+        policy.mean_heads[1].kernel.assign(policy.mean_heads[0].kernel)
+        actions, _ = policy.sample(observations)
+        curvature[log_density] = _kl_curvature_along_split(policy, observations, actions)
+    assert abs(curvature["mixture"]) < 0.1
+    np.testing.assert_allclose(curvature["original"], 1.0, rtol=1e-5)

@@ -203,6 +203,15 @@ def disagreements_section(verdicts: Sequence[ClaimVerdict], grid_results: GridRe
                   "cannot) or where its line search finds no acceptable step; the \"policy "
                   "steps skipped\" column of the TRPO tables below gives how often, and the "
                   "fisher_score grid uses a Fisher rule that is never non-positive.",
+              "", "The GMM starts with its components almost on top of each other. There "
+                  "the mixture's KL does not curve when two components move apart (in "
+                  "expectation; the sample estimate's sign is random: "
+                  "`tests/test_gmm.py`), so TRPO's step in that direction is bounded by the "
+                  "damping alone and the sample Hessian is often indefinite: a likely reason "
+                  "why the GMM skips more steps and learns more slowly than the Gaussian. "
+                  "The original's GMM log-density (the mean of the component log-densities, "
+                  "not the mixture's) curves there as a single Gaussian does; the "
+                  "gmm_log_density grid measures what that changes.",
               "", "The \"final episode length\" column of the tables below tells a policy "
                   "that runs its episodes to the time limit (1000 steps) at a low reward "
                   "from one that learnt to end them early (which pays on the tasks whose "
