@@ -10,7 +10,7 @@ import shutil
 from typing import IO, Optional
 
 GZIP_SUFFIX = ".gz"
-GZIP_ABOVE_BYTES = 200_000
+GZIP_ABOVE_BYTES = 64_000
 
 
 def stored_path(path: str) -> Optional[str]:
