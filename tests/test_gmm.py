@@ -4,8 +4,9 @@ import tensorflow as tf
 from onpolicy_flows.policies import GMMPolicy
 
 
-def _random_gmm(num_components=3, act_dim=2):
-    policy = GMMPolicy(4, act_dim, None, seed=0, num_components=num_components)
+def _random_gmm(num_components=3, act_dim=2, log_density="mixture"):
+    policy = GMMPolicy(4, act_dim, None, seed=0, num_components=num_components,
+                       log_density=log_density)
     rng = np.random.default_rng(0)
     for variable in policy.trainable_variables:
         variable.assign(0.7 * rng.standard_normal(variable.shape).astype(np.float32))
@@ -56,8 +57,7 @@ def test_deterministic_action_is_the_most_likely_component_mean():
 def test_the_original_log_density_is_the_mean_of_the_component_log_densities():
     """--gmm-log-density original: what the original code took for the GMM's log-density.
     It differs from the mixture's, and sampling and the deterministic action do not change."""
-    mixture, original = _random_gmm(), _random_gmm()
-    original.log_density = "original"
+    mixture, original = _random_gmm(), _random_gmm(log_density="original")
     observations = tf.random.stateless_normal([7, 4], seed=[1, 2])
     actions = tf.random.stateless_normal([7, 2], seed=[3, 4])
     means = original._component_means(original.features(observations)).numpy()
