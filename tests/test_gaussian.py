@@ -1,7 +1,9 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from onpolicy_flows.policies import GaussianPolicy
+from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.policies import GaussianPolicy, PolicyConfig
 from onpolicy_flows.policies.base import Policy
 
 
@@ -41,3 +43,45 @@ def test_samples_have_the_policy_mean_and_std():
     mean = policy.deterministic_action(observations[:1]).numpy()[0]
     np.testing.assert_allclose(actions.numpy().mean(axis=0), mean, atol=0.03)
     np.testing.assert_allclose(actions.numpy().std(axis=0), [0.5, 2.0], rtol=0.02)
+
+
+def test_a_fixed_log_std_is_not_trainable_and_keeps_std_one():
+    policy = GaussianPolicy(4, 3, None, seed=0, log_std="fixed")
+    assert all(variable is not policy.log_std for variable in policy.trainable_variables)
+    assert len(policy.trainable_variables) == len(policy.mean_net.trainable_variables)
+    observations = tf.zeros([2, 4])
+    np.testing.assert_allclose(policy.distribution(observations).stddev().numpy(), 1.0)
+
+
+def _learner(algorithm: str, policy_config):
+    """A learner of `algorithm` on InvertedPendulum-v4 with small batches."""
+    if algorithm == "trpo":
+        from onpolicy_flows.trpo_mpi import TRPOConfig, TRPOLearner
+        return TRPOLearner(TRPOConfig(env="InvertedPendulum-v4", timesteps_per_batch=512,
+                                      policy=policy_config), run_dir=None)
+    if algorithm == "acktr":
+        from onpolicy_flows.acktr import ACKTRConfig, ACKTRLearner
+        return ACKTRLearner(ACKTRConfig(env="InvertedPendulum-v4", timesteps_per_batch=300,
+                                        policy=policy_config), run_dir=None)
+    from onpolicy_flows.ppo import PPOConfig, PPOLearner
+    return PPOLearner(PPOConfig(env="InvertedPendulum-v4", timesteps_per_batch=256,
+                                num_minibatches=4, policy=policy_config), run_dir=None)
+
+
+@pytest.mark.parametrize("algorithm", ["trpo", "acktr", "ppo"])
+def test_every_learner_keeps_a_fixed_std_at_one_and_trains_the_mean(algorithm):
+    config = PolicyConfig(policy="gaussian", hidden_sizes=(16,), log_std="fixed")
+    learner = _learner(algorithm, config)
+    learner.logger.enabled = False
+    before = [variable.numpy().copy() for variable in learner.policy.mean_net.variables]
+    for _ in range(3):  # ACKTR's first iteration is its cold start; then K-FAC steps
+        learner.iterate()
+    after = [variable.numpy() for variable in learner.policy.mean_net.variables]
+    learner.close()
+    np.testing.assert_array_equal(learner.policy.log_std.numpy(), 0.0)
+    assert all(not np.array_equal(b, a) for b, a in zip(before, after))
+
+
+def test_only_gaussian_policies_take_a_fixed_log_std():
+    with pytest.raises(UserError, match="--log-std fixed applies to"):
+        PolicyConfig(policy="flow", log_std="fixed")

@@ -227,3 +227,38 @@ def test_entropy_at_actions_estimates_the_entropy_of_the_new_policy():
     fresh = -policy.sample(observations)[1]
     np.testing.assert_allclose(estimate.numpy().reshape(4, -1).mean(axis=1),
                                fresh.numpy().reshape(4, -1).mean(axis=1), atol=0.05)
+
+
+def test_step_with_a_fixed_log_std_is_the_step_without_it_in_the_parameter_vector():
+    """The fixed-std Gaussian's step equals the natural-gradient step solved by hand in the
+    learned-std Gaussian's parameter space with the log-std's rows and columns removed."""
+    def objective_of(log_std):
+        build = lambda name: GaussianPolicy(OBS_DIM, ACT_DIM, None, 0, hidden_sizes=(4,),
+                                            log_std=log_std, name=name)
+        policy, old = build("policy"), build("old")
+        rng = np.random.default_rng(0)
+        for variable in policy.mean_net.trainable_variables:
+            variable.assign(0.3 * rng.standard_normal(variable.shape).astype(np.float32))
+        objective = TRPOObjective(policy, old, entcoeff=0.0)
+        objective.old_params.set(objective.params.get())
+        return policy, objective
+
+    learned_policy, learned = objective_of("learned")
+    fixed_policy, fixed = objective_of("fixed")
+    batch = _batch(learned_policy, size=64)
+    kept = np.concatenate([np.full(int(np.prod(v.shape)), v is not learned_policy.log_std)
+                           for v in learned.params.variables])
+    assert fixed.params.size == kept.sum() == learned.params.size - ACT_DIM
+    _, gradient, _ = learned.losses_and_gradient(batch.observations, batch.actions,
+                                                 batch.advantages)
+    gradient = gradient.numpy().astype(np.float64)[kept]
+    hessian = _explicit_kl_hessian(learned, batch)[np.ix_(kept, kept)] + 0.1 * np.eye(kept.sum())
+    direction = np.linalg.solve(hessian, gradient)
+    expected = direction / np.sqrt(0.5 * direction @ hessian @ direction / 0.01)
+
+    before = fixed.params.get().astype(np.float64)
+    stats = trpo_step(fixed, PolicyBatch(batch.observations, batch.actions, batch.advantages),
+                      _settings())
+    assert stats["step_accepted"] == 1
+    np.testing.assert_allclose(fixed.params.get() - before, expected, rtol=2e-3, atol=2e-5)
+    np.testing.assert_array_equal(fixed_policy.log_std.numpy(), np.zeros(ACT_DIM))

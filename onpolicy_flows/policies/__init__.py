@@ -9,7 +9,7 @@ from onpolicy_flows.policies.base import Policy
 from onpolicy_flows.policies.beta import BetaPolicy
 from onpolicy_flows.policies.box import Bounds, action_box
 from onpolicy_flows.policies.flow import LAYER_NORM_HESSIANS, FlowPolicy
-from onpolicy_flows.policies.gaussian import GaussianPolicy
+from onpolicy_flows.policies.gaussian import LOG_STDS, GaussianPolicy
 from onpolicy_flows.policies.gmm import GMM_LOG_DENSITIES, GMMPolicy
 from onpolicy_flows.policies.tanh_gaussian import TanhGaussianPolicy
 
@@ -26,6 +26,10 @@ class PolicyConfig:
     mean_init_scale: float = option(
         0.01, "(tanh-)Gaussian and Beta: column norm of the net's initial output layer "
               "(ACKTR: 0.1)")
+    log_std: str = option(
+        "learned", "(tanh-)Gaussian: learned, or fixed at its initial 0 (std 1; not trained, "
+                   "outside the Fisher and the step), as the original's TRPO Gaussian was",
+        choices=LOG_STDS)
     num_components: int = option(2, "GMM: number of equally weighted components K")
     gmm_log_density: str = option(
         "mixture", "GMM: the log-density of ratios, KL and entropy: mixture (the density of "
@@ -48,6 +52,11 @@ class PolicyConfig:
         require(len(self.hidden_sizes) > 0 and min(self.hidden_sizes) > 0,
                 "--hidden-sizes must be one or more positive integers")
         require(self.mean_init_scale > 0, "--mean-init-scale must be positive")
+        require(self.log_std in LOG_STDS,
+                f"--log-std must be one of {', '.join(LOG_STDS)}, not {self.log_std!r}")
+        require(self.log_std == "learned" or self.policy in ("gaussian", "tanh-gaussian"),
+                f"--log-std fixed applies to the gaussian and tanh-gaussian policies, not "
+                f"{self.policy}")
         require(self.num_components >= 1, "--num-components must be >= 1")
         require(self.gmm_log_density in GMM_LOG_DENSITIES,
                 f"--gmm-log-density must be one of {', '.join(GMM_LOG_DENSITIES)}")
@@ -74,11 +83,13 @@ def make_policy(config: PolicyConfig, obs_dim: int, act_dim: int,
         return TanhGaussianPolicy(obs_dim, act_dim, obs_normalizer, seed,
                                   action_box(action_bounds, act_dim),
                                   hidden_sizes=config.hidden_sizes,
-                                  mean_init_scale=config.mean_init_scale, name=name)
+                                  mean_init_scale=config.mean_init_scale,
+                                  log_std=config.log_std, name=name)
     if config.policy == "gaussian":
         return GaussianPolicy(obs_dim, act_dim, obs_normalizer, seed,
                               hidden_sizes=config.hidden_sizes,
-                              mean_init_scale=config.mean_init_scale, name=name)
+                              mean_init_scale=config.mean_init_scale, log_std=config.log_std,
+                              name=name)
     if config.policy == "gmm":
         return GMMPolicy(obs_dim, act_dim, obs_normalizer, seed,
                          num_components=config.num_components,

@@ -33,9 +33,10 @@ class TanhGaussianPolicy(GaussianPolicy):
 
     def __init__(self, obs_dim: int, act_dim: int, obs_normalizer: Optional[RunningMeanStd],
                  seed: int, bounds: Bounds, hidden_sizes: Sequence[int] = (32, 32),
-                 mean_init_scale: float = 0.01, name: str = "tanh_gaussian_policy"):
+                 mean_init_scale: float = 0.01, log_std: str = "learned",
+                 name: str = "tanh_gaussian_policy"):
         super().__init__(obs_dim, act_dim, obs_normalizer, seed, hidden_sizes=hidden_sizes,
-                         mean_init_scale=mean_init_scale, name=name)
+                         mean_init_scale=mean_init_scale, log_std=log_std, name=name)
         self.squash = tfb.Chain([IntervalToBox(SYMMETRIC_INTERVAL, *bounds), tfb.Tanh()])
 
     # No closed form once squashed: the base class's estimates, not the Gaussian's formulas.
