@@ -1,7 +1,7 @@
 """Seconds to record a replay to MP4, fast vs full scene quality, side by side.
 
 Times what `run.enjoy --video` does after the episodes have run: the rendering child process
-(`python -m onpolicy_flows.common.video`: its start-up, rendering, captions and MP4 encoding)
+(`python -m onpolicy_flows.replay.video`: its start-up, rendering, captions and MP4 encoding)
 on a recording of `--steps` Hopper-v4 steps (random actions, reset when the hopper falls),
 and the frame rate of rendering alone in this process. No TensorFlow is loaded.
 
@@ -13,14 +13,14 @@ import subprocess
 import tempfile
 import time
 
-from onpolicy_flows.common.recording import (
+from onpolicy_flows.replay.recording import (
     QUALITIES,
     Recording,
     RenderRequest,
     RenderSettings,
     render_command,
 )
-from onpolicy_flows.common.rendering import select_offscreen_backend
+from onpolicy_flows.replay.rendering import select_offscreen_backend
 
 
 def random_recording(env_id: str, steps: int) -> Recording:
@@ -54,7 +54,7 @@ def recording_seconds(env_id: str, recording_path: str, request: RenderRequest) 
 def frames_per_second(env_id: str, recording: dict, settings: RenderSettings,
                       frames: int) -> float:
     """Rendering alone (set the state, update the scene, render, read the pixels)."""
-    from onpolicy_flows.common.video import FrameRenderer
+    from onpolicy_flows.replay.video import FrameRenderer
     renderer = FrameRenderer(env_id, settings)
     renderer.render(recording["qpos"][0], recording["qvel"][0])  # first-frame set-up
     start = time.perf_counter()

@@ -1,6 +1,6 @@
 """Train ACKTR (single process): `python -m run.acktr --env Hopper-v4 --policy flow`."""
 from onpolicy_flows.acktr import ACKTRConfig, learn
-from onpolicy_flows.common.cli import main_guard, train_from_command_line
+from onpolicy_flows.runs.cli import main_guard, train_from_command_line
 
 
 def main():

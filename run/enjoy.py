@@ -11,9 +11,9 @@ import re
 
 import numpy as np
 
-from onpolicy_flows.common.cli import add_verbose_flag, main_guard
+from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.common.recording import QUALITIES, RenderRequest, RenderSettings
+from onpolicy_flows.replay.recording import QUALITIES, RenderRequest, RenderSettings
 
 MAX_SIDE = 4096  # pixels
 
@@ -89,9 +89,9 @@ def episode_table(results) -> str:
 def main(argv=None):
     args = parse_args(argv)
     if args.video or args.gif:
-        from onpolicy_flows.common.rendering import select_offscreen_backend
+        from onpolicy_flows.replay.rendering import select_offscreen_backend
         select_offscreen_backend()  # before anything imports mujoco
-    from onpolicy_flows.replay import replay
+    from onpolicy_flows.replay.player import replay
     default = RenderSettings()
     width, height = args.resolution or (default.width, default.height)
     request = RenderRequest(args.video, args.gif, args.render,

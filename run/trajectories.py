@@ -6,7 +6,7 @@ Replays each run's latest checkpoint (with sampling noise) and draws the centre-
 import argparse
 import os
 
-from onpolicy_flows.common.cli import add_verbose_flag, main_guard
+from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
 from onpolicy_flows.common.errors import UserError
 
 
@@ -22,8 +22,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.episodes < 1 or args.max_steps < 1:
         raise UserError("--episodes and --max-steps must be >= 1")
-    from onpolicy_flows.experiments.trajectories import centre_of_mass_paths
-    from onpolicy_flows.experiments.trajectory_figure import draw_paths
+    from onpolicy_flows.experiments.figures.trajectories import centre_of_mass_paths
+    from onpolicy_flows.experiments.figures.trajectory_figure import draw_paths
     paths = {run_dir: centre_of_mass_paths(run_dir, args.episodes, args.seed, args.max_steps)
              for run_dir in args.run_dirs}
     for run_dir, run_paths in paths.items():

@@ -1,5 +1,5 @@
 """Train TRPO: `mpirun -np 8 python -m run.trpo --env Hopper-v4 --policy flow`."""
-from onpolicy_flows.common.cli import main_guard, train_from_command_line
+from onpolicy_flows.runs.cli import main_guard, train_from_command_line
 from onpolicy_flows.trpo_mpi import TRPOConfig, learn
 
 

@@ -8,7 +8,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 import pytest
 
-from onpolicy_flows.experiments import statistics
+from onpolicy_flows.experiments.results import statistics
 
 
 def write_fake_run(run_dir: str, config: dict, timesteps: Sequence[float] = (),

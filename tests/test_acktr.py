@@ -7,7 +7,7 @@ import pytest
 
 from onpolicy_flows.acktr import ACKTRConfig, ACKTRLearner
 from onpolicy_flows.acktr.rollout import scale_actions
-from onpolicy_flows.common.zfilter import ZFilter, _merge
+from onpolicy_flows.acktr.zfilter import ZFilter, _merge
 from onpolicy_flows.policies import PolicyConfig
 
 

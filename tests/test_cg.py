@@ -1,6 +1,6 @@
 import numpy as np
 
-from onpolicy_flows.common.cg import conjugate_gradient
+from onpolicy_flows.trpo_mpi.cg import conjugate_gradient
 
 
 def test_cg_matches_direct_solve_on_spd_system():

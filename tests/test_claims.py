@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 from fake_runs import fast_bootstrap  # noqa: F401 (a fixture)
 
-from onpolicy_flows.experiments import claims
-from onpolicy_flows.experiments.grids import load_grid
+from onpolicy_flows.experiments.results import claims
+from onpolicy_flows.experiments.grids.grid import load_grid
 from onpolicy_flows.experiments.reference import ReferenceResult
-from onpolicy_flows.experiments.results import MemberResult
-from onpolicy_flows.experiments.verdicts import NO_BIG_GAIN, ORDERING, Outcome
+from onpolicy_flows.experiments.results.harvested import MemberResult
+from onpolicy_flows.experiments.results.verdicts import NO_BIG_GAIN, ORDERING, Outcome
 
 pytestmark = pytest.mark.usefixtures("fast_bootstrap")
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from conftest import REPO_ROOT
-from onpolicy_flows.common.cli import train_from_command_line
+from onpolicy_flows.runs.cli import train_from_command_line
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.trpo_mpi import TRPOConfig, learn
 

@@ -5,7 +5,7 @@ import subprocess
 from conftest import REPO_ROOT
 from onpolicy_flows import __version__
 from onpolicy_flows.common.config import from_dict, to_dict
-from onpolicy_flows.common.run_dir import create_run_dir
+from onpolicy_flows.runs.run_dir import create_run_dir
 from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.trpo_mpi import TRPOConfig
 

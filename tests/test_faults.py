@@ -13,10 +13,10 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO_ROOT
-from onpolicy_flows.common.checkpoints import RunCheckpoints, find_checkpoint
+from onpolicy_flows.runs.checkpoints import RunCheckpoints, find_checkpoint
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.common.logger import Logger
-from onpolicy_flows.common.rollback import keep_if_finite
+from onpolicy_flows.runs.logger import Logger
+from onpolicy_flows.runs.rollback import keep_if_finite
 from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.trpo_mpi import TRPOConfig, learn
 
@@ -87,7 +87,7 @@ def _trpo_config(tmp_path, **changes):
 
 def test_a_non_finite_parameter_is_never_saved(tmp_path):
     from onpolicy_flows.trpo_mpi.trpo import TRPOLearner
-    from onpolicy_flows.common.run_dir import create_run_dir
+    from onpolicy_flows.runs.run_dir import create_run_dir
     config = _trpo_config(tmp_path)
     run_dir = create_run_dir(config.logdir, config.run_name, config)
     learner = TRPOLearner(config, run_dir)
@@ -199,7 +199,7 @@ def test_a_failed_write_of_the_logs_is_one_line_and_the_run_resumes(
     elif writer == "tensorboard":
         monkeypatch.setattr(tf.summary, "scalar", _fail_after(20, tf.summary.scalar))
     else:
-        from onpolicy_flows.common import envs
+        from onpolicy_flows.envs import factory as envs
         monkeypatch.setattr(envs, "open", lambda *args, **kwargs: _FullDiskFile(
             open(*args, **kwargs), room=2), raising=False)  # the header and one episode
     with pytest.raises(UserError, match=f"writing {what} to .* failed \\(No space left on "

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.experiments import grids
+from onpolicy_flows.experiments.grids import grid as grids
 from onpolicy_flows.experiments.runs import policy_label
 
 GRID_NAMES = ("fig3_trpo", "fig5_acktr", "fig4_humanoid", "fig6_kl", "fisher_score",

@@ -6,7 +6,8 @@ import os
 import numpy as np
 from fake_runs import write_fake_run
 
-from onpolicy_flows.experiments import compressed, episodes, harvest
+from onpolicy_flows.experiments import compressed, episodes
+from onpolicy_flows.experiments.grids import harvest
 from onpolicy_flows.experiments.runs import read_progress, timesteps_done
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,7 +1,7 @@
 """Trainer flags as command-line arguments."""
 import sys
 
-from onpolicy_flows.experiments.launching import flag_arguments, training_command
+from onpolicy_flows.experiments.grids.launching import flag_arguments, training_command
 
 
 def test_flags_become_arguments():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.experiments import curves
-from onpolicy_flows.experiments.comparison import compare_runs
+from onpolicy_flows.experiments.figures import curves
+from onpolicy_flows.experiments.figures.comparison import compare_runs
 from onpolicy_flows.experiments.runs import find_run_dirs, load_run
 
 

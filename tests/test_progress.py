@@ -1,8 +1,8 @@
 """Run counters and the estimate of the time left."""
 import pytest
 
-from onpolicy_flows.common import progress as progress_module
-from onpolicy_flows.common.progress import Progress, format_duration
+from onpolicy_flows.runs import progress as progress_module
+from onpolicy_flows.runs.progress import Progress, format_duration
 
 
 def test_time_left_comes_from_recent_iterations_and_skips_the_first(monkeypatch):

@@ -13,10 +13,10 @@ import pytest
 from conftest import REPO_ROOT
 from onpolicy_flows.acktr import ACKTRConfig
 from onpolicy_flows.acktr import learn as acktr_learn
-from onpolicy_flows.common.camera import agent_view, follows_agent, root_body
+from onpolicy_flows.replay.camera import agent_view, follows_agent, root_body
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.policies import PolicyConfig
-from onpolicy_flows.replay import load_learner
+from onpolicy_flows.replay.player import load_learner
 from onpolicy_flows.trpo_mpi import TRPOConfig, learn
 from run.enjoy import parse_args
 
@@ -41,7 +41,7 @@ def _command(*args, timeout=300, **kwargs):
 
 def _offscreen_backend() -> str:
     """MUJOCO_GL for rendering here; skips the test where none works, except in CI."""
-    from onpolicy_flows.common.rendering import select_offscreen_backend
+    from onpolicy_flows.replay.rendering import select_offscreen_backend
     try:
         return select_offscreen_backend()
     except UserError as error:
@@ -213,9 +213,9 @@ def test_the_camera_tracks_the_root_body_only_where_it_can_walk_away(env_id, tmp
 AGENT_PIXELS = """
 import json, sys
 import mujoco, numpy as np
-from onpolicy_flows.common.camera import agent_view, default_view
-from onpolicy_flows.common.envs import make_env
-from onpolicy_flows.common.video import extend_floors
+from onpolicy_flows.replay.camera import agent_view, default_view
+from onpolicy_flows.envs.factory import make_env
+from onpolicy_flows.replay.video import extend_floors
 
 def walked_away(env, env_id):
     '''HalfCheetah: 300 steps of an open-loop gait (~14 m backwards); free-joint envs (Ant):

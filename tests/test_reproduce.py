@@ -8,8 +8,8 @@ import pytest
 from fake_runs import member_config, write_fake_run
 
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.experiments import reproduce
-from onpolicy_flows.experiments.grids import load_grid
+from onpolicy_flows.experiments.grids import reproduce
+from onpolicy_flows.experiments.grids.grid import load_grid
 
 Action = reproduce.Action
 HOUR_AGO = time.time() - 3600

@@ -7,8 +7,8 @@ import pytest
 from fake_runs import (fast_bootstrap, member_config, write_fake_result,  # noqa: F401
                        write_fake_run)
 
-from onpolicy_flows.experiments.grids import load_grid
-from onpolicy_flows.experiments.results_page import write_results_page
+from onpolicy_flows.experiments.grids.grid import load_grid
+from onpolicy_flows.experiments.results.page import write_results_page
 
 pytestmark = pytest.mark.usefixtures("fast_bootstrap")
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from onpolicy_flows.acktr import ACKTRConfig
 from onpolicy_flows.acktr import learn as learn_acktr
-from onpolicy_flows.common import checkpoints as checkpoints_module
+from onpolicy_flows.runs import checkpoints as checkpoints_module
 from onpolicy_flows.common.seeding import resumed_seed
 from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.trpo_mpi import TRPOConfig
@@ -62,7 +62,7 @@ def _state_when_resumed(learn, config, run_dir, monkeypatch):
         found["objects"] = checkpoints.objects
 
     monkeypatch.setattr(checkpoints_module.RunCheckpoints, "restore", restore)
-    from onpolicy_flows.common import training
+    from onpolicy_flows.runs import training
     real_loop = training._loop
 
     def loop(learner, *args):

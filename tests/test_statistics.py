@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from fake_runs import fast_bootstrap  # noqa: F401 (a fixture)
 
-from onpolicy_flows.experiments import statistics
+from onpolicy_flows.experiments.results import statistics
 
 pytestmark = pytest.mark.usefixtures("fast_bootstrap")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.experiments import sweep
+from onpolicy_flows.experiments.grids import sweep
 
 
 def test_kl_settings_are_in_range_shared_by_policies_and_reproducible():

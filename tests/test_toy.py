@@ -5,8 +5,8 @@ are already settled by then."""
 import pytest
 import tensorflow as tf
 
-from onpolicy_flows.experiments import bandits, kl_ball
-from onpolicy_flows.experiments.spread import correlation, shares_near
+from onpolicy_flows.experiments.figures import bandits, kl_ball
+from onpolicy_flows.experiments.figures.spread import correlation, shares_near
 
 TEST_STEPS = 200
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.common.rollout import Segment
+from onpolicy_flows.envs.rollout import Segment
 from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.trpo_mpi import TRPOConfig, TRPOLearner, learn
 from onpolicy_flows.trpo_mpi.policy_step import PolicyBatch, trpo_step

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from onpolicy_flows.common.vec_normalize import (
+from onpolicy_flows.ppo.vec_normalize import (
     EPSILON,
     PRIOR_COUNT,
     ReturnNormalizer,

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from fake_runs import fast_bootstrap  # noqa: F401 (a fixture)
 
-from onpolicy_flows.experiments.statistics import Estimate
-from onpolicy_flows.experiments.verdicts import (LARGE_EFFECT, NO_BIG_GAIN, ORDERING, Outcome,
+from onpolicy_flows.experiments.results.statistics import Estimate
+from onpolicy_flows.experiments.results.verdicts import (LARGE_EFFECT, NO_BIG_GAIN, ORDERING, Outcome,
                                                  combine, judge, outcome)
 
 pytestmark = pytest.mark.usefixtures("fast_bootstrap")

@@ -26,11 +26,11 @@ from onpolicy_flows.acktr.rollout import Episode, EpisodeCollector, EvaluationAc
 from onpolicy_flows.acktr.value_function import KFACValueFunction, value_features
 from onpolicy_flows.common import mpi
 from onpolicy_flows.common.advantages import explained_variance, gae
-from onpolicy_flows.common.envs import make_env, space_dims
+from onpolicy_flows.envs.factory import make_env, space_dims
 from onpolicy_flows.common.flat_params import flatten
-from onpolicy_flows.common.logger import Logger
-from onpolicy_flows.common.progress import Progress
-from onpolicy_flows.common.rollback import keep_if_finite
+from onpolicy_flows.runs.logger import Logger
+from onpolicy_flows.runs.progress import Progress
+from onpolicy_flows.runs.rollback import keep_if_finite
 from onpolicy_flows.common.seeding import (
     configure_tensorflow_threads,
     rank_seed,
@@ -38,8 +38,8 @@ from onpolicy_flows.common.seeding import (
     seed_everything,
 )
 from onpolicy_flows.common.trace_cache import TracedFunction, describe
-from onpolicy_flows.common.training import train
-from onpolicy_flows.common.zfilter import ZFilter
+from onpolicy_flows.runs.training import train
+from onpolicy_flows.acktr.zfilter import ZFilter
 from onpolicy_flows.policies import make_policy
 from onpolicy_flows.policies.base import CompiledActor, Policy
 
@@ -114,7 +114,7 @@ class PolicyUpdate(tf.Module):
 
 class ACKTRLearner:
     """Everything a run holds: env, filter, policy and its old copy, both K-FAC optimizers,
-    value function, counters. `learn` runs it under `common.training.train`, one
+    value function, counters. `learn` runs it under `runs.training.train`, one
     `iterate()` per iteration."""
 
     def __init__(self, config: ACKTRConfig, run_dir: Optional[str], env=None):
@@ -289,7 +289,7 @@ def learn(config: ACKTRConfig, run_dir: Optional[str] = None,
           resume: bool = False) -> List[Dict[str, float]]:
     """Trains ACKTR as `config` says and returns every iteration's logged values. With
     run_dir=None a new run directory is created under `config.logdir`; with `resume`,
-    `run_dir`'s latest checkpoint is continued (see `common.training.train`)."""
+    `run_dir`'s latest checkpoint is continued (see `runs.training.train`)."""
     return train(ACKTRLearner, config, run_dir, resume)
 
 

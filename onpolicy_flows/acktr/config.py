@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from onpolicy_flows.common.config import option, require
-from onpolicy_flows.common.envs import env_kwargs_option, env_name_in_paths
+from onpolicy_flows.envs.factory import env_kwargs_option, env_name_in_paths
 from onpolicy_flows.policies import PolicyConfig
 
 ACKTR_POLICIES = ("gaussian", "flow", "beta", "tanh-gaussian")

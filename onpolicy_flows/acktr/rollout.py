@@ -11,8 +11,8 @@ import gymnasium as gym
 import numpy as np
 
 from onpolicy_flows.common import mpi
-from onpolicy_flows.common.finite import require_finite_actions, require_finite_from_env
-from onpolicy_flows.common.zfilter import ZFilter
+from onpolicy_flows.envs.finite import require_finite_actions, require_finite_from_env
+from onpolicy_flows.acktr.zfilter import ZFilter
 from onpolicy_flows.policies.base import CompiledActor
 
 
@@ -52,7 +52,7 @@ class EpisodeCollector:
     def collect(self, min_steps: int) -> List[Episode]:
         """Whole episodes until their total length exceeds `min_steps`. Collective (the
         filter merges all ranks' observations): a non-finite observation, reward or action
-        on any rank stops every rank before the filter sees it (common.finite)."""
+        on any rank stops every rank before the filter sees it (envs.finite)."""
         self.actor.sync()
         self.obs_filter.load()
         episodes = mpi.call_stopping_together(lambda: self._episodes(min_steps))

@@ -1,1 +1,4 @@
-"""Pieces shared by every algorithm: MPI, statistics, optimisers, advantages, envs, logging."""
+"""Shared numerics and foundations: MPI, networks, the value function, running statistics,
+MpiAdam, GAE, minibatches, flat parameters, compiled functions and their trace cache; config
+dataclasses and flags, errors, safe file writing, quiet imports.
+May import nothing else of the package: every other folder builds on it."""

@@ -41,7 +41,7 @@ def explained_variance(predictions: np.ndarray, targets: np.ndarray) -> float:
 
 def segment_gae(segment, rewards: np.ndarray, predict_values, gamma: float, lam: float,
                 bootstrap_truncation: bool = True):
-    """GAE along each environment's steps of a rollout segment (`common.rollout.Segment`,
+    """GAE along each environment's steps of a rollout segment (`envs.rollout.Segment`,
     N environments x S steps).
 
     rewards: [N, S], the segment's own or rescaled ones. predict_values: raw observations

@@ -3,7 +3,7 @@
 Port of baselines' `mpi_running_mean_std.RunningMeanStd` as the original TRPO uses it: sums,
 sums of squares and counts are all-reduced over ranks, the variance is floored at 1e-2, and
 normalised observations are clipped to [-clip, clip]. Other prior counts, floors and epsilons
-give the statistics of baselines' VecNormalize (`common.vec_normalize`).
+give the statistics of baselines' VecNormalize (`ppo.vec_normalize`).
 """
 import numpy as np
 import tensorflow as tf

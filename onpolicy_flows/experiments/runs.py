@@ -15,9 +15,9 @@ from typing import Dict, Iterable, List, Optional
 
 import numpy as np
 
-from onpolicy_flows.common.envs import RETIRED_IDS
+from onpolicy_flows.envs.factory import RETIRED_IDS
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.common.run_dir import CONFIG_FILE
+from onpolicy_flows.runs.run_dir import CONFIG_FILE
 from onpolicy_flows.experiments.compressed import open_text, stored_path
 
 PROGRESS_FILE = "progress.csv"
@@ -25,7 +25,7 @@ RETURN_KEY = "EpRewMean"
 TIMESTEP_KEY = "TimestepsSoFar"
 ELAPSED_KEY = "TimeElapsed"
 STEP_ACCEPTED_KEY = "step_accepted"  # TRPO: 0 in an iteration whose policy step was skipped
-# The state file that tf.train.CheckpointManager keeps in common.checkpoints' subfolder; it
+# The state file that tf.train.CheckpointManager keeps in runs.checkpoints' subfolder; it
 # exists once a checkpoint has been completely written (read here without importing TF).
 CHECKPOINT_STATE = os.path.join("checkpoints", "checkpoint")
 

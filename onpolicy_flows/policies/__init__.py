@@ -1,5 +1,5 @@
 """Policies shared by every algorithm: factorized Gaussian, Gaussian mixture, normalizing flow,
-and for bounded actions Beta and tanh-squashed Gaussian."""
+and for bounded actions Beta and tanh-squashed Gaussian. May import `common` only."""
 from dataclasses import dataclass
 from typing import Optional, Tuple
 

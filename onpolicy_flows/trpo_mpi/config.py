@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from onpolicy_flows.common.config import option, require
-from onpolicy_flows.common.envs import env_kwargs_option, env_name_in_paths
+from onpolicy_flows.envs.factory import env_kwargs_option, env_name_in_paths
 from onpolicy_flows.common.seeding import MAX_ENVS_PER_RANK
 from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.trpo_mpi.policy_step import FISHER_RULES

@@ -15,13 +15,13 @@ import numpy as np
 
 from onpolicy_flows.common import mpi
 from onpolicy_flows.common.advantages import explained_variance, segment_gae
-from onpolicy_flows.common.envs import space_dims
-from onpolicy_flows.common.logger import Logger
+from onpolicy_flows.envs.factory import space_dims
+from onpolicy_flows.runs.logger import Logger
 from onpolicy_flows.common.mpi_adam import MpiAdam
-from onpolicy_flows.common.progress import Progress, count_segment_iteration, record_progress
-from onpolicy_flows.common.rank_envs import make_rank_envs
-from onpolicy_flows.common.rollback import keep_if_finite
-from onpolicy_flows.common.rollout import Segment, SegmentCollector
+from onpolicy_flows.runs.progress import Progress, count_segment_iteration, record_progress
+from onpolicy_flows.envs.rank_envs import make_rank_envs
+from onpolicy_flows.runs.rollback import keep_if_finite
+from onpolicy_flows.envs.rollout import Segment, SegmentCollector
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
 from onpolicy_flows.common.seeding import (
     configure_tensorflow_threads,
@@ -29,7 +29,7 @@ from onpolicy_flows.common.seeding import (
     reseed_after_resume,
     seed_everything,
 )
-from onpolicy_flows.common.training import train
+from onpolicy_flows.runs.training import train
 from onpolicy_flows.common.value_function import ValueFunction
 from onpolicy_flows.policies import make_policy
 from onpolicy_flows.policies.base import CompiledActor, raw_observation_actor
@@ -47,7 +47,7 @@ SYNC_CHECK_EVERY = 20  # iterations between checks that all ranks hold the same 
 
 class TRPOLearner:
     """Everything one rank holds: env, policy and its old copy, value function, optimiser,
-    normaliser, counters. `learn` runs it under `common.training.train`, one `iterate()`
+    normaliser, counters. `learn` runs it under `runs.training.train`, one `iterate()`
     per iteration."""
 
     def __init__(self, config: TRPOConfig, run_dir: Optional[str], env=None):
@@ -174,7 +174,7 @@ def learn(config: TRPOConfig, run_dir: Optional[str] = None,
           resume: bool = False) -> List[Dict[str, float]]:
     """Trains TRPO as `config` says and returns every iteration's logged values. With
     run_dir=None a new run directory is created under `config.logdir`; with `resume`,
-    `run_dir`'s latest checkpoint is continued (see `common.training.train`)."""
+    `run_dir`'s latest checkpoint is continued (see `runs.training.train`)."""
     return train(TRPOLearner, config, run_dir, resume)
 
 

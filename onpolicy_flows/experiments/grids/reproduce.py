@@ -1,0 +1,272 @@
+"""Bringing a grid up to date (`python -m run.reproduce`): decide for each member whether it
+is done, to harvest, to resume, to restart or to start; estimate the time left; run what is
+left, `parallel` at a time, harvesting each member as it finishes.
+
+Layout (that of run.sweep): member NAME of grid GRID trains with `--logdir
+logs/grids/GRID/NAME`, so its run directory is the one directory the trainer creates there;
+its output is appended to logs/grids/GRID/NAME/stdout.log. Nothing under logs/grids is ever
+deleted: an unfinished run without a checkpoint is moved to
+logs/grids/GRID/_abandoned/NAME/ before its member starts again.
+
+The decision for one member, in this order:
+  done       results/GRID/NAME holds a harvested run that reached the member's budget
+  harvest    its live run reached the budget: harvested now
+  busy       its live run wrote a file in the last ACTIVE_SECONDS: another process (or an
+             earlier run.reproduce) is probably training it; left alone
+  resume     its live run has a checkpoint: `run.<algo> --resume RUN_DIR`
+  restart    its live run has none: moved aside, then started anew
+  start      it has no run yet
+"""
+import enum
+import importlib.util
+import os
+import shlex
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from statistics import median
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.runs.progress import format_duration
+from onpolicy_flows.experiments.grids.grid import Grid, GridMember
+from onpolicy_flows.experiments.grids.harvest import (harvest_run, is_harvested, result_dir,
+                                                size_warning)
+from onpolicy_flows.experiments.grids.launching import run_logged, training_command
+from onpolicy_flows.experiments.runs import (ELAPSED_KEY, TIMESTEP_KEY, find_run_dirs,
+                                             has_checkpoint, last_logged, read_config,
+                                             read_progress, run_dirs_in, algorithm_of,
+                                             policy_label, timesteps_done)
+
+LOG_FILE = "stdout.log"
+ABANDONED_DIR = "_abandoned"
+ACTIVE_SECONDS = 600
+# Used when results/ has no finished run of the same algorithm, task and policy.
+DEFAULT_SECONDS_PER_MILLION_STEPS = {"trpo": 2000.0, "acktr": 1500.0, "ppo": 1500.0}
+RateKey = Tuple[str, str, str]  # (algorithm, env, policy label)
+
+
+class Action(enum.Enum):
+    DONE = "done"
+    HARVEST = "harvest"
+    BUSY = "busy"
+    RESUME = "resume"
+    RESTART = "restart"
+    START = "start"
+
+
+TO_RUN = (Action.RESUME, Action.RESTART, Action.START)
+
+
+@dataclass(frozen=True)
+class GridPaths:
+    """Where a grid's live runs (`logs_root`/GRID/NAME) and results (`results_root`/GRID/NAME)
+    are."""
+    grid: str
+    logs_root: str
+    results_root: str
+
+    def member_dir(self, member: GridMember) -> str:
+        return os.path.join(self.logs_root, self.grid, member.name)
+
+    def log_file(self, member: GridMember) -> str:
+        return os.path.join(self.member_dir(member), LOG_FILE)
+
+    def result(self, member: GridMember) -> str:
+        return result_dir(self.results_root, self.grid, member.name)
+
+    def abandoned_dir(self, member: GridMember) -> str:
+        return os.path.join(self.logs_root, self.grid, ABANDONED_DIR, member.name)
+
+
+@dataclass(frozen=True)
+class MemberPlan:
+    """What to do with `member`; `run_dir` is its live run directory (None if it has none),
+    `timesteps_done` the env steps that run logged."""
+    member: GridMember
+    action: Action
+    run_dir: Optional[str]
+    timesteps_done: float
+
+    @property
+    def steps_left(self) -> float:
+        start = self.timesteps_done if self.action == Action.RESUME else 0.0
+        return max(0.0, self.member.num_timesteps - start)
+
+
+def plan_member(paths: GridPaths, member: GridMember, now: Optional[float] = None
+                ) -> MemberPlan:
+    """The decision for one member (see the module docstring); UserError if its member
+    directory holds several run directories."""
+    if is_harvested(paths.result(member), member.num_timesteps):
+        return MemberPlan(member, Action.DONE, None, member.num_timesteps)
+    run_dirs = run_dirs_in(paths.member_dir(member))
+    if len(run_dirs) > 1:
+        raise UserError(f"{paths.member_dir(member)} holds {len(run_dirs)} run directories; "
+                        "move all but one away")
+    if not run_dirs:
+        return MemberPlan(member, Action.START, None, 0.0)
+    run_dir = run_dirs[0]
+    done = timesteps_done(run_dir)
+    if done >= member.num_timesteps:
+        action = Action.HARVEST
+    elif (time.time() if now is None else now) - last_write(run_dir) < ACTIVE_SECONDS:
+        action = Action.BUSY
+    elif has_checkpoint(run_dir):
+        action = Action.RESUME
+    else:
+        action = Action.RESTART
+    return MemberPlan(member, action, run_dir, done)
+
+
+def plan_grid(paths: GridPaths, members: Sequence[GridMember]) -> List[MemberPlan]:
+    now = time.time()
+    return [plan_member(paths, member, now) for member in members]
+
+
+def last_write(run_dir: str) -> float:
+    """The latest modification time of the files directly in `run_dir` (seconds)."""
+    entries = [os.path.join(run_dir, name) for name in os.listdir(run_dir)]
+    return max([os.path.getmtime(path) for path in entries if os.path.isfile(path)],
+               default=os.path.getmtime(run_dir))
+
+
+def member_command(paths: GridPaths, plan: MemberPlan, launcher: Sequence[str] = ()
+                   ) -> List[str]:
+    """The trainer's command line for a member to resume, restart or start."""
+    member = plan.member
+    if plan.action == Action.RESUME:
+        arguments = ["--resume", os.path.abspath(plan.run_dir),
+                     "--num-timesteps", str(member.num_timesteps)]
+    else:
+        arguments = [*member.arguments(), "--logdir", os.path.abspath(paths.member_dir(member))]
+    return training_command(member.algorithm, arguments, launcher)
+
+
+def move_aside(paths: GridPaths, plan: MemberPlan) -> str:
+    """Moves a run to restart out of its member directory (into _abandoned/); returns where
+    it went."""
+    target_parent = paths.abandoned_dir(plan.member)
+    os.makedirs(target_parent, exist_ok=True)
+    target = os.path.join(target_parent, os.path.basename(plan.run_dir))
+    shutil.move(plan.run_dir, target)
+    return target
+
+
+def seconds_per_step(results_root: str) -> Dict[RateKey, float]:
+    """Median wall-clock seconds per env step of the harvested runs under `results_root`, per
+    (algorithm, env, policy label)."""
+    rates = {}
+    for run_dir in find_run_dirs([results_root]) if os.path.isdir(results_root) else []:
+        config, progress = read_config(run_dir), read_progress(run_dir)
+        steps, seconds = last_logged(progress, TIMESTEP_KEY), last_logged(progress, ELAPSED_KEY)
+        if steps > 0 and seconds > 0:
+            key = (algorithm_of(config), config["env"], policy_label(config["policy"]))
+            rates.setdefault(key, []).append(seconds / steps)
+    return {key: median(values) for key, values in rates.items()}
+
+
+def estimated_seconds(plan: MemberPlan, rates: Dict[RateKey, float]) -> float:
+    """Wall-clock seconds the member still needs, from `rates` or the algorithm's default."""
+    member = plan.member
+    default = DEFAULT_SECONDS_PER_MILLION_STEPS.get(member.algorithm, 2000.0) / 1e6
+    return plan.steps_left * rates.get((member.algorithm, member.env, member.policy), default)
+
+
+def plan_report(plans: Sequence[MemberPlan], rates: Dict[RateKey, float], parallel: int
+                ) -> str:
+    """What is done and what is left, member by member, with the estimated time."""
+    counts = {action: sum(plan.action == action for plan in plans) for action in Action}
+    lines = [f"{len(plans)} members: " + ", ".join(
+        f"{count} {action.value}" for action, count in counts.items() if count)]
+    for plan in plans:
+        if plan.action in TO_RUN:
+            lines.append(f"  {plan.action.value:8s} {plan.member.name}  "
+                         f"({plan.timesteps_done:,.0f} of {plan.member.num_timesteps:,} steps "
+                         f"logged; ~{format_duration(estimated_seconds(plan, rates))})")
+        elif plan.action == Action.BUSY:
+            lines.append(f"  busy     {plan.member.name}  (its run wrote a file in the last "
+                         f"{ACTIVE_SECONDS // 60} min; left alone: {plan.run_dir})")
+    total = sum(estimated_seconds(plan, rates) for plan in plans if plan.action in TO_RUN)
+    if total:
+        lines.append(f"estimated {format_duration(total)} of training, about "
+                     f"{format_duration(total / parallel)} at --parallel {parallel} (from the "
+                     "wall-clock of finished runs of the same algorithm, task and policy in "
+                     "results/, else a default per algorithm)")
+    return "\n".join(lines)
+
+
+def harvest_finished(paths: GridPaths, plans: Sequence[MemberPlan],
+                     report: Callable[[str], None]) -> None:
+    """Harvests every member whose live run has finished."""
+    for plan in plans:
+        if plan.action == Action.HARVEST:
+            harvest_run(plan.run_dir, paths.result(plan.member))
+            report(f"harvested {plan.member.name} -> {paths.result(plan.member)}")
+
+
+def check_trainers_exist(plans: Sequence[MemberPlan]) -> None:
+    """UserError if a member to run needs a trainer module this checkout lacks."""
+    for algorithm in sorted({plan.member.algorithm for plan in plans if plan.action in TO_RUN}):
+        if importlib.util.find_spec(f"run.{algorithm}") is None:
+            raise UserError(f"run.{algorithm} does not exist in this checkout; its members "
+                            "cannot run yet")
+
+
+def refuse_frozen(grid: Grid) -> None:
+    if grid.frozen:
+        raise UserError(f"grid {grid.name} is frozen, its runs are made elsewhere: it can only "
+                        f"be harvested (--harvest-only), never run here. {grid.description}")
+
+
+class GridRunner:
+    """Runs a grid's members to resume, restart or start, `parallel` at a time, reporting
+    each as it ends and harvesting the ones that finished."""
+
+    def __init__(self, paths: GridPaths, launcher: str = "", parallel: int = 1,
+                 report: Callable[[str], None] = print,
+                 rates: Optional[Dict[RateKey, float]] = None):
+        self.paths, self.parallel, self.report = paths, max(1, parallel), report
+        self.launcher = shlex.split(launcher)
+        self.rates = rates or {}
+
+    def run(self, plans: Sequence[MemberPlan]) -> List[str]:
+        """Runs the plans to run; returns the names of the members that failed or stopped
+        before their budget."""
+        todo = [plan for plan in plans if plan.action in TO_RUN]
+        seconds_left = {plan.member.name: estimated_seconds(plan, self.rates) for plan in todo}
+        failed = []
+        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
+            futures = {pool.submit(self._run_one, plan): plan for plan in todo}
+            for count, future in enumerate(as_completed(futures), start=1):
+                plan = futures[future]
+                ok, message = future.result()
+                if not ok:
+                    failed.append(plan.member.name)
+                seconds_left.pop(plan.member.name)
+                left = format_duration(sum(seconds_left.values()) / self.parallel)
+                self.report(f"[{count}/{len(todo)}] {message}; about {left} left")
+        warning = size_warning(self.paths.results_root)
+        if warning:
+            self.report(warning)
+        return failed
+
+    def _run_one(self, plan: MemberPlan) -> Tuple[bool, str]:
+        member, log = plan.member, self.paths.log_file(plan.member)
+        if plan.action == Action.RESTART:
+            moved = move_aside(self.paths, plan)
+            self.report(f"{member.name}: unfinished run without a checkpoint moved to {moved}")
+        self.report(f"{plan.action.value} {member.name}")
+        started = time.time()
+        status = run_logged(member_command(self.paths, plan, self.launcher), log)
+        took = format_duration(time.time() - started)
+        run_dirs = run_dirs_in(self.paths.member_dir(member))
+        if status != 0:
+            return False, f"FAILED {member.name} (exit status {status} after {took}), log: {log}"
+        if len(run_dirs) != 1 or timesteps_done(run_dirs[0]) < member.num_timesteps:
+            return False, (f"{member.name} stopped before {member.num_timesteps:,} steps after "
+                           f"{took}; run again to resume it, log: {log}")
+        harvest_run(run_dirs[0], self.paths.result(member))
+        return True, f"{member.name} finished after {took}, harvested to " \
+                     f"{self.paths.result(member)}"

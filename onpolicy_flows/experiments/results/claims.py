@@ -1,0 +1,153 @@
+"""The paper's claims checked against the harvested grids, and the variant grids compared with
+the grids they vary; the verdicts follow verdicts.py.
+
+A claim (reference_results.json entry with `compare`, e.g. "flow > gmm-K2, gaussian" or
+"flow ~ gaussian") is checked on every grid that runs its algorithm on its task ("*": all the
+grid's tasks) with every policy it names (so "flow > gmm-K2, gaussian" is Figure 3's claim,
+not the Humanoid grid's, which has no GMM), either with the original's defaults (`checked_on`
+"default settings": no variant, no max_kl draws) or with Figure 6's random max_kl
+(`checked_on` "random max_kl"; each draw is one run). Each pair of policies A > B (or A ~ B)
+gives one check per grid: on one task, the final returns of A's and B's runs; on several, the
+[seeds, tasks] matrices of the seeds that finished every task, so P(A > B) is averaged over
+tasks, with the per-task checks behind it kept in `Check.per_task`.
+"""
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from onpolicy_flows.experiments.grids.grid import Grid
+from onpolicy_flows.experiments.reference import ReferenceResult, task_name
+from onpolicy_flows.experiments.results.harvested import MemberResult
+from onpolicy_flows.experiments.results.statistics import Estimate
+from onpolicy_flows.experiments.results.verdicts import (NO_BIG_GAIN, ORDERING, Outcome, combine,
+                                                 judge)
+
+DEFAULT_SETTINGS, RANDOM_MAX_KL = "default settings", "random max_kl"
+
+
+@dataclass(frozen=True)
+class Check:
+    """A compared with B on `tasks` of `grid`: runs (of A, of B), mean final return of each
+    (over runs and tasks), P(A > B) (None without runs), the verdict, and for several tasks
+    the same check on each task alone (`per_task`)."""
+    grid: str
+    tasks: Tuple[str, ...]
+    better: str
+    worse: str
+    kind: str
+    runs: Tuple[int, int]
+    means: Tuple[float, float]
+    probability: Optional[Estimate]
+    outcome: Outcome
+    per_task: Tuple["Check", ...] = ()
+
+
+@dataclass(frozen=True)
+class ClaimVerdict:
+    """A claim, the checks that decide it, the combined verdict and, when nothing could check
+    it, why."""
+    reference: ReferenceResult
+    checks: List[Check]
+    outcome: Outcome
+    note: str = ""
+
+
+GridResults = Dict[str, Tuple[Grid, List[MemberResult]]]  # grid name -> (grid, its results)
+
+
+def parse_compare(text: str) -> Tuple[str, List[Tuple[str, str]]]:
+    """'a, b > c' -> ('>', [(a, c), (b, c)]); 'a ~ b' -> ('~', [(a, b)])."""
+    kind = ORDERING if ORDERING in text else NO_BIG_GAIN
+    left, right = (side.split(",") for side in text.split(kind))
+    return kind, [(a.strip(), b.strip()) for a in left for b in right]
+
+
+def claim_grids(reference: ReferenceResult, grid_results: GridResults
+                ) -> List[Tuple[Grid, List[str], List[MemberResult]]]:
+    """(grid, the claim's tasks in it, its results) for every grid that can check the claim."""
+    wants_draws = reference.checked_on == RANDOM_MAX_KL
+    policies = {policy for pair in parse_compare(reference.compare)[1] for policy in pair}
+    matches = []
+    for grid, results in grid_results.values():
+        if (grid.algorithm != reference.algorithm or grid.compare_with or grid.frozen
+                or bool(grid.max_kl_draws) != wants_draws
+                or not policies <= set(grid.policies)):
+            continue
+        tasks = [env for env in grid.envs
+                 if reference.env == "*" or task_name(env) == task_name(reference.env)]
+        if tasks:
+            matches.append((grid, tasks, results))
+    return matches
+
+
+def finals_by_seed(results: Sequence[MemberResult], env: str, policy: str
+                   ) -> Dict[int, List[float]]:
+    """seed -> defined final returns of the runs of `policy` on `env` (a seed holds several
+    runs only in a max_kl grid, one per draw)."""
+    by_seed = {}
+    for result in results:
+        if (result.member.env, result.member.policy) == (env, policy) and \
+                np.isfinite(result.final):
+            by_seed.setdefault(result.member.seed, []).append(result.final)
+    return by_seed
+
+
+def score_matrix(results: Sequence[MemberResult], tasks: Sequence[str], policy: str
+                 ) -> np.ndarray:
+    """[runs, tasks] final returns of `policy`: on one task every run; on several, one row per
+    seed that has a final return on every task."""
+    per_task = [finals_by_seed(results, env, policy) for env in tasks]
+    if len(tasks) == 1:
+        return np.array([value for values in per_task[0].values() for value in values])[:, None]
+    seeds = sorted(set.intersection(*(set(by_seed) for by_seed in per_task)))
+    return np.array([[by_seed[seed][0] for by_seed in per_task] for seed in seeds]
+                    ).reshape(len(seeds), len(tasks))
+
+
+def make_check(grid_name: str, tasks: Sequence[str], better: str, worse: str, kind: str,
+               scores_a: np.ndarray, scores_b: np.ndarray, per_task: Sequence[Check] = ()
+               ) -> Check:
+    """The check of final returns `scores_a` [runs_a, tasks] (A) against `scores_b`."""
+    verdict, probability = judge(kind, scores_a, scores_b)
+    means = tuple(float(scores.mean()) if scores.size else float("nan")
+                  for scores in (scores_a, scores_b))
+    return Check(grid_name, tuple(tasks), better, worse, kind,
+                 (len(scores_a), len(scores_b)), means, probability, verdict, tuple(per_task))
+
+
+def check_pair(grid: Grid, tasks: Sequence[str], results: Sequence[MemberResult],
+               kind: str, better: str, worse: str) -> Check:
+    """A against B on `tasks` of `grid` (with the per-task checks when there are several)."""
+    per_task = [check_pair(grid, [env], results, kind, better, worse)
+                for env in tasks] if len(tasks) > 1 else []
+    return make_check(grid.name, tasks, better, worse, kind,
+                      score_matrix(results, tasks, better), score_matrix(results, tasks, worse),
+                      per_task)
+
+
+def check_claim(reference: ReferenceResult, grid_results: GridResults) -> ClaimVerdict:
+    """The verdict of one claim (NOT_TESTED, with a note, when no grid can check it)."""
+    if reference.compare is None:
+        return ClaimVerdict(reference, [], Outcome.NOT_TESTED,
+                            "no grid is declared for this claim")
+    kind, pairs = parse_compare(reference.compare)
+    checks = [check_pair(grid, tasks, results, kind, better, worse)
+              for grid, tasks, results in claim_grids(reference, grid_results)
+              for better, worse in pairs]
+    if not checks:
+        return ClaimVerdict(reference, [], Outcome.NOT_TESTED,
+                            f"no grid runs {reference.algorithm} on {reference.env} with "
+                            f"{reference.checked_on}")
+    return ClaimVerdict(reference, checks, combine(check.outcome for check in checks))
+
+
+def compare_variant(grid: Grid, results: Sequence[MemberResult],
+                    baseline: Sequence[MemberResult]) -> List[Check]:
+    """Per task and policy of a variant grid: its runs (as A) against the same algorithm, task
+    and policy in the grid it varies (as B), by the ordering rule (reproduced: the variant
+    ends higher)."""
+    return [make_check(grid.name, [env], policy, policy, ORDERING,
+                       score_matrix(results, [env], policy),
+                       score_matrix(baseline, [env], policy))
+            for env in grid.envs for policy in grid.policies]

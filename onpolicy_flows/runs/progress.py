@@ -1,0 +1,117 @@
+"""A run's counters as variables, so that checkpoints carry them and a resumed run continues
+counting where it stopped."""
+import collections
+import time
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from onpolicy_flows.common import mpi
+
+RATE_WINDOW = 10  # iterations whose speed estimates the time left
+
+
+def format_duration(seconds: Optional[float]) -> str:
+    """'1h02m', '3m05s', '42s'; '?' for None."""
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+class Progress(tf.Module):
+    """Iterations, env steps and episodes so far (all ranks), and a window of the most recent
+    episodes' returns and lengths (for EpRewMean / EpLenMean)."""
+
+    def __init__(self, window: int = 40):
+        super().__init__(name="progress")
+        self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False, name="iteration")
+        self.timesteps = tf.Variable(0, dtype=tf.int64, trainable=False, name="timesteps")
+        self.episodes = tf.Variable(0, dtype=tf.int64, trainable=False, name="episodes")
+        self.recent_returns = tf.Variable(np.full(window, np.nan), dtype=tf.float64,
+                                          trainable=False, name="recent_returns")
+        self.recent_lengths = tf.Variable(np.full(window, np.nan), dtype=tf.float64,
+                                          trainable=False, name="recent_lengths")
+        self.elapsed_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False,
+                                           name="elapsed_seconds")
+        self._last_tick = time.time()
+        self._recent_rates = collections.deque(maxlen=RATE_WINDOW)  # seconds per env step
+        self._session_iterations = 0  # since start_clock
+
+    def start_clock(self, since: Optional[float] = None) -> None:
+        """Starts timing from `since` (a time.time(); default now): at the start of training
+        and after a restore, so that the first iteration's time includes building the
+        learner (tracing and compiling its functions)."""
+        self._last_tick = time.time() if since is None else since
+        self._recent_rates.clear()
+        self._session_iterations = 0
+
+    def finish_iteration(self, timesteps: int) -> None:
+        """Counts one iteration of `timesteps` env steps (all ranks) and its wall-clock time."""
+        now = time.time()
+        seconds = now - self._last_tick
+        self.elapsed_seconds.assign_add(seconds)
+        self._last_tick = now
+        self.iteration.assign_add(1)
+        self.timesteps.assign_add(timesteps)
+        self._recent_rates.append(seconds / max(timesteps, 1))
+        self._session_iterations += 1
+
+    def seconds_left(self, total_timesteps: int) -> Optional[float]:
+        """Estimated wall-clock seconds until `total_timesteps`, from the time per step of
+        the last iterations (not the first one since the clock started, which includes
+        tracing and compilation); None before a second iteration."""
+        rates = list(self._recent_rates)
+        if self._session_iterations == len(rates):  # the first one is still in the window
+            rates = rates[1:]
+        if not rates:
+            return None
+        return max(total_timesteps - int(self.timesteps), 0) * float(np.mean(rates))
+
+    def add_episodes(self, returns, lengths) -> None:
+        """Counts finished episodes and keeps the last `window` of them."""
+        self.episodes.assign_add(len(returns))
+        for window, new in ((self.recent_returns, returns), (self.recent_lengths, lengths)):
+            kept = np.concatenate([window.numpy(), np.asarray(new, np.float64)])
+            window.assign(kept[-window.shape[0]:])
+
+    def mean_recent_return(self) -> float:
+        return _nanmean(self.recent_returns.numpy())
+
+    def mean_recent_length(self) -> float:
+        return _nanmean(self.recent_lengths.numpy())
+
+
+def _nanmean(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if len(values) else float("nan")
+
+
+def count_segment_iteration(progress: Progress, segment) -> int:
+    """Counts one iteration of fixed-length segments (`envs.rollout.Segment`, one per rank)
+    in `progress`: every rank's steps and finished episodes. Returns the number of episodes
+    all ranks finished in it. Collective."""
+    episodes = mpi.allgather((segment.episode_lengths, segment.episode_returns))
+    lengths = [length for rank_lengths, _ in episodes for length in rank_lengths]
+    returns = [ret for _, rank_returns in episodes for ret in rank_returns]
+    progress.add_episodes(returns, lengths)
+    progress.finish_iteration(segment.num_steps * mpi.world_size())
+    return len(lengths)
+
+
+def record_progress(record, progress: Progress, episodes_this_iteration: int) -> None:
+    """Calls `record(key, value)` for the original trpo_mpi's episode and counter keys:
+    EpLenMean and EpRewMean (over the progress window), EpThisIter, EpisodesSoFar,
+    TimestepsSoFar, TimeElapsed (seconds), and Iteration."""
+    record("EpLenMean", progress.mean_recent_length())
+    record("EpRewMean", progress.mean_recent_return())
+    record("EpThisIter", episodes_this_iteration)
+    record("EpisodesSoFar", int(progress.episodes))
+    record("TimestepsSoFar", int(progress.timesteps))
+    record("TimeElapsed", float(progress.elapsed_seconds))
+    record("Iteration", int(progress.iteration))
