@@ -156,3 +156,46 @@ def test_compiling_the_actor_ahead_changes_nothing():
                       if key not in ("TimeElapsed", "TimeLeft")} for _ in range(2)])
         learner.close()
     assert rows[0] == rows[1]
+
+
+def test_original_flags_cut_the_policy_batch_count_its_size_and_end_truncated_episodes():
+    """--cut-policy-batch: the step sees the first timesteps_per_batch rows only;
+    --timestep-count batch-size: TimestepsSoFar grows by timesteps_per_batch;
+    --no-bootstrap-truncation: a truncated episode's targets are its discounted returns."""
+    config = acktr_config("flow", timesteps_per_batch=300, cut_policy_batch=True,
+                          timestep_count="batch-size", bootstrap_truncation=False,
+                          env_kwargs={"max_episode_steps": 3})
+    learner = ACKTRLearner(config, run_dir=None)
+    learner.logger.stdout = io.StringIO()
+    seen = []
+    step = learner.policy_update.step
+    learner.policy_update.step = lambda *batch: seen.append(len(batch[0])) or step(*batch)
+    rows = [learner.iterate() for _ in range(2)]
+    assert seen == [300, 300]
+    assert [row["TimestepsSoFar"] for row in rows] == [300, 600]
+    episodes = learner.collector.collect(100)
+    observations = np.concatenate([e.observations for e in episodes])
+    actions = np.concatenate([e.actions for e in episodes])
+    features, finals = learner._value_features(episodes, observations, actions)
+    _, _, targets = learner._estimate_advantages(episodes, features, finals)
+    learner.close()
+    assert any(not episode.terminated for episode in episodes)  # cut by the time limit
+    start = 0
+    for episode in episodes:
+        discounted = [sum(config.gamma ** k * r for k, r in enumerate(episode.rewards[t:]))
+                      for t in range(len(episode))]
+        np.testing.assert_allclose(targets[start:start + len(episode)], discounted, rtol=1e-4)
+        start += len(episode)
+
+
+@pytest.mark.parametrize("policy,policy_extra", [("gaussian", 3e-4), ("flow", 0.0)])
+def test_weight_decay_damping_raises_the_dense_blocks_damping_as_the_original(policy,
+                                                                              policy_extra):
+    learner = ACKTRLearner(acktr_config(policy, weight_decay_damping=True), run_dir=None)
+    learner.close()
+    assert learner.policy_optimizer.weight_decay_damping == policy_extra
+    assert learner.value_function.optimizer.weight_decay_damping == 3e-4
+    plain = ACKTRLearner(acktr_config(policy), run_dir=None)
+    plain.close()
+    assert plain.policy_optimizer.weight_decay_damping == 0.0
+    assert plain.value_function.optimizer.weight_decay_damping == 0.0

@@ -7,8 +7,11 @@ import sys
 import pytest
 
 from conftest import REPO_ROOT
-from onpolicy_flows.runs.cli import train_from_command_line
+from onpolicy_flows.acktr import ACKTRConfig
+from onpolicy_flows.common import config as config_lib
 from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.ppo import PPOConfig
+from onpolicy_flows.runs.cli import train_from_command_line
 from onpolicy_flows.trpo_mpi import TRPOConfig, learn
 
 
@@ -62,3 +65,45 @@ def test_resume_from_a_checkpoint_of_another_configuration_is_one_line(tmp_path)
     lines = [line for line in completed.stderr.splitlines() if line.strip()]
     assert completed.returncode == 2
     assert len(lines) == 1 and "does not match this run's configuration" in lines[0], lines
+
+
+def _config_from(config_cls, *argv):
+    """The config `train_from_command_line` would train with these flags."""
+    captured = []
+    train_from_command_line(config_cls, lambda config: captured.append(config), "", list(argv))
+    return captured[0]
+
+
+@pytest.mark.parametrize("config_cls", [TRPOConfig, ACKTRConfig, PPOConfig])
+def test_original_sets_each_policys_original_flags_and_explicit_flags_win(config_cls):
+    for policy in config_cls.POLICIES:
+        default = _config_from(config_cls, "--policy", policy)
+        original = _config_from(config_cls, "--policy", policy, "--original")
+        expected = config_cls.original_flags(policy)
+        assert expected, policy
+        for name, value in expected.items():
+            holder = original.policy if hasattr(original.policy, name) else original
+            assert getattr(holder, name) == value, (policy, name)
+        # everything --original does not name stays at the default
+        changed = {name for name in config_lib.to_dict(default)
+                   if config_lib.to_dict(default)[name] != config_lib.to_dict(original)[name]}
+        assert changed <= set(expected) | {"policy"}
+    kept = _config_from(config_cls, "--original", "--bootstrap-truncation")
+    assert kept.bootstrap_truncation is True
+
+
+def test_original_trpo_gaussian_is_the_fixed_std_run_of_the_original():
+    config = _config_from(TRPOConfig, "--env", "Walker2d-v4", "--original")
+    assert config.policy.log_std == "fixed"
+    assert config.timestep_count == "finished-episodes"
+    assert config.bootstrap_truncation is False
+    flow = _config_from(TRPOConfig, "--policy", "flow", "--original")
+    assert flow.non_positive_fisher == "drop-batch"
+    assert flow.policy.layer_norm_hessian == "original"
+    assert flow.policy.log_std == "learned"
+
+
+def test_resume_refuses_original(tmp_path):
+    completed = _run("--resume", str(tmp_path), "--original")
+    assert completed.returncode == 2
+    assert "--original cannot change" in completed.stderr

@@ -1,5 +1,6 @@
 """config.json: every setting round-trips, and the file says which code wrote it."""
 import json
+import os
 import subprocess
 
 from conftest import REPO_ROOT
@@ -7,6 +8,8 @@ from onpolicy_flows import __version__
 from onpolicy_flows.common.config import from_dict, to_dict
 from onpolicy_flows.runs.run_dir import create_run_dir
 from onpolicy_flows.policies import PolicyConfig
+from onpolicy_flows.acktr import ACKTRConfig
+from onpolicy_flows.ppo import PPOConfig
 from onpolicy_flows.trpo_mpi import TRPOConfig
 
 
@@ -22,3 +25,16 @@ def test_config_json_round_trips_and_records_the_code_that_ran(tmp_path):
     assert saved["git_commit"].split("+")[0] == head
     assert from_dict(TRPOConfig, saved) == config
     assert json.loads(json.dumps(to_dict(config)))["policy"] == saved["policy"]
+
+
+def test_divergences_page_names_every_flag_that_original_sets():
+    path = os.path.join(REPO_ROOT, "docs", "divergences.md")
+    with open(path) as page:
+        section = page.read().split("## All algorithms")[0]
+    for config_cls in (TRPOConfig, ACKTRConfig, PPOConfig):
+        for policy in config_cls.POLICIES:
+            for name, value in config_cls.original_flags(policy).items():
+                flag = name.replace("_", "-")
+                text = (f"--{flag}" if value else f"--no-{flag}") if isinstance(value, bool) \
+                    else f"--{flag} {value}"
+                assert f"`{text}`" in section, (config_cls.ALGORITHM, policy, text)

@@ -70,15 +70,18 @@ def _random_spd(rng, size):
     return root @ root.T / size + 0.1 * np.eye(size)
 
 
-def test_eigen_path_equals_direct_inverse_for_every_block():
-    """Dense layers: the damped Kronecker solve; a variable outside them: (F + damping)^-1 g
-    with its own block F."""
+@pytest.mark.parametrize("weight_decay_damping", [0.0, 0.02])
+def test_eigen_path_equals_direct_inverse_for_every_block(weight_decay_damping):
+    """Dense layers: the damped Kronecker solve, their damping raised by the weight decay's
+    coefficient as in the original; a variable outside them: (F + damping)^-1 g with its own
+    block F."""
     rng = np.random.default_rng(1)
     layers = [Dense(3, 5, glorot_uniform(), rng), Dense(5, 2, glorot_uniform(), rng)]
     other = tf.Variable(tf.zeros([4]))
     params = [other] + [v for layer in layers for v in (layer.kernel, layer.bias)]
     optimizer = KFACOptimizer(layers, params, learning_rate=0.1, momentum=0.9, clip_kl=0.01,
-                              damping=0.05, stats_decay=0.95, kfac_update=1, cold_iter=1)
+                              damping=0.05, stats_decay=0.95, kfac_update=1, cold_iter=1,
+                              weight_decay_damping=weight_decay_damping)
     factors = []
     for index, layer in enumerate(layers):
         in_dim, out_dim = layer.kernel.shape
@@ -96,7 +99,8 @@ def test_eigen_path_equals_direct_inverse_for_every_block():
         np.linalg.solve(other_factor + 0.05 * np.eye(4), gradients[0]), rtol=2e-3, atol=1e-5)
     for index, (a_factor, g_factor) in enumerate(factors):
         stacked = np.concatenate([gradients[1 + 2 * index], gradients[2 + 2 * index][None]])
-        expected = damped_kronecker_solve(a_factor, g_factor, stacked, 0.05)
+        expected = damped_kronecker_solve(a_factor, g_factor, stacked,
+                                          0.05 + weight_decay_damping)
         np.testing.assert_allclose(directions[1 + 2 * index].numpy(), expected[:-1],
                                    rtol=2e-3, atol=1e-5)
         np.testing.assert_allclose(directions[2 + 2 * index].numpy(), expected[-1],

@@ -1,7 +1,8 @@
 """Trainer flags as command-line arguments."""
 import sys
 
-from onpolicy_flows.experiments.grids.launching import flag_arguments, training_command
+from onpolicy_flows.experiments.grids.launching import training_command
+from onpolicy_flows.runs.cli import flag_arguments
 
 
 def test_flags_become_arguments():

@@ -151,3 +151,45 @@ def test_preparing_the_step_in_the_background_changes_nothing(tmp_path, monkeypa
     learner.close()
     monkeypatch.setattr(TRPOObjective, "prepare", lambda self, fisher: None)
     assert run("unprepared") == prepared
+
+
+@pytest.mark.parametrize("rule", ["skip-step", "drop-batch"])
+def test_a_batch_with_non_positive_curvature_is_skipped_or_dropped(rule):
+    """skip-step: no policy step, but the value function is fitted and the iteration counted
+    and logged. drop-batch (the original flow runner's `continue`): none of these."""
+    config = TRPOConfig(env="Pendulum-v1", timesteps_per_batch=256, non_positive_fisher=rule,
+                        policy=PolicyConfig(policy="flow", num_layers=1))
+    learner = TRPOLearner(config, run_dir=None)
+    learner.logger.stdout = io.StringIO()
+    learner.iterate()
+    learner.objective.fisher_vector_product = lambda rule, batch, vector: -10.0 * vector
+    policy_before = learner.objective.params.get()
+    values_before = learner.vf_optimizer.params.get()
+    progress_before = [int(learner.progress.iteration), int(learner.progress.timesteps),
+                       int(learner.progress.episodes)]
+    row = learner.iterate()
+    learner.close()
+    np.testing.assert_array_equal(learner.objective.params.get(), policy_before)
+    progress_after = [int(learner.progress.iteration), int(learner.progress.timesteps),
+                      int(learner.progress.episodes)]
+    if rule == "drop-batch":
+        assert row is None and progress_after == progress_before
+        np.testing.assert_array_equal(learner.vf_optimizer.params.get(), values_before)
+    else:
+        assert row["fisher_not_positive"] == 1 and row["step_accepted"] == 0
+        assert progress_after == [2, 512, progress_before[2] + 1]  # one 200-step episode
+        assert not np.array_equal(learner.vf_optimizer.params.get(), values_before)
+
+
+def test_finished_episode_count_leaves_out_the_unfinished_episode():
+    """The original's TimestepsSoFar: segments of 300 steps of 200-step Pendulum episodes
+    count the episodes that end in them: 200 (steps 0-299), 400 more (episodes ending at
+    steps 400 and 600), 200 more (at step 800), where the steps collected are 300 each."""
+    config = TRPOConfig(env="Pendulum-v1", timesteps_per_batch=300,
+                        timestep_count="finished-episodes")
+    learner = TRPOLearner(config, run_dir=None)
+    learner.logger.stdout = io.StringIO()
+    rows = [learner.iterate() for _ in range(3)]
+    learner.close()
+    assert [row["TimestepsSoFar"] for row in rows] == [200, 600, 800]
+    assert [row["EpisodesSoFar"] for row in rows] == [1, 3, 4]

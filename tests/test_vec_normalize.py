@@ -34,16 +34,19 @@ def test_observations_are_standardised_with_running_statistics_and_clipped():
     assert normalizer.normalize(observations).numpy()[0, 2:].tolist() == [10.0, -10.0]
 
 
-def test_rewards_are_divided_by_the_std_of_the_discounted_return():
+@pytest.mark.parametrize("reset", [True, False])
+def test_rewards_are_divided_by_the_std_of_the_discounted_return(reset):
     """Two environments, two segments: the discounted return runs on across the segments
-    and restarts after each episode end; every reward of a segment is divided by the std of
-    all returns so far (the prior included) and clipped."""
+    and restarts after each episode end (or, as the original's VecNormalize, never); every
+    reward of a segment is divided by the std of all returns so far (the prior included)
+    and clipped."""
     gamma, clip = 0.9, 2.5
     rng = np.random.default_rng(1)
     rewards = rng.uniform(-1.0, 3.0, size=(2, 2, 40))  # [segment, env, step]
     rewards[1, 0, 5] = 60.0  # far out: its scaled value is clipped
     ends = rng.random((2, 2, 40)) < 0.08
-    normalizer = ReturnNormalizer(num_envs=2, gamma=gamma, clip=clip)
+    normalizer = ReturnNormalizer(num_envs=2, gamma=gamma, clip=clip,
+                                  reset_at_episode_end=reset)
     scaled = [normalizer.scale(rewards[index], ends[index]) for index in range(2)]
 
     returns = np.zeros((2, 80))  # each environment's steps of both segments in order
@@ -54,7 +57,7 @@ def test_rewards_are_divided_by_the_std_of_the_discounted_return():
         for t in range(80):
             running = gamma * running + flat_rewards[env, t]
             returns[env, t] = running
-            if flat_ends[env, t]:
+            if flat_ends[env, t] and reset:
                 running = 0.0
     for index, seen in enumerate((returns[:, :40], returns)):
         _, variance = _prior_moments(seen.reshape(-1))
@@ -62,5 +65,5 @@ def test_rewards_are_divided_by_the_std_of_the_discounted_return():
         np.testing.assert_allclose(scaled[index], expected, rtol=1e-9)
     assert scaled[1][0, 5] == clip
     np.testing.assert_allclose(normalizer.running_returns,
-                               np.where(flat_ends[:, -1], 0.0, returns[:, -1]))
+                               np.where(flat_ends[:, -1] & reset, 0.0, returns[:, -1]))
     assert float(normalizer.returns_rms.count) == pytest.approx(PRIOR_COUNT + 160)

@@ -20,7 +20,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import tensorflow as tf
 
-from onpolicy_flows.acktr.config import ACKTRConfig
+from onpolicy_flows.acktr.config import POLICY_WEIGHT_DECAY, ACKTRConfig
 from onpolicy_flows.acktr.kfac import KFACOptimizer, dense_layers
 from onpolicy_flows.acktr.rollout import Episode, EpisodeCollector, EvaluationActor
 from onpolicy_flows.acktr.value_function import KFACValueFunction, value_features
@@ -140,7 +140,8 @@ class ACKTRLearner:
             learning_rate=config.policy_stepsize, momentum=config.kfac_momentum,
             clip_kl=config.policy_clip_kl, damping=config.policy_damping,
             stats_decay=config.policy_stats_decay, kfac_update=config.policy_kfac_update,
-            cold_iter=config.policy_cold_iter, name="policy_kfac")
+            cold_iter=config.policy_cold_iter,
+            weight_decay_damping=_policy_weight_decay_damping(config), name="policy_kfac")
         self.policy_update = PolicyUpdate(self.policy, self.old_policy, self.policy_optimizer)
         stat_dim = int(self.policy_update.statistics(
             tf.zeros([1, pair_dim]), tf.zeros([1, act_dim])).shape[1])
@@ -151,7 +152,9 @@ class ACKTRLearner:
                 learning_rate=config.vf_stepsize, momentum=config.kfac_momentum,
                 clip_kl=config.vf_clip_kl, damping=config.vf_damping,
                 stats_decay=config.vf_stats_decay, kfac_update=config.vf_kfac_update,
-                cold_iter=config.vf_cold_iter))
+                cold_iter=config.vf_cold_iter,
+                weight_decay_damping=config.vf_weight_decay if config.weight_decay_damping
+                else 0.0))
         self.value_function.noise.reset_from_seed(self.seed + 1)
         self.progress = Progress()
         self.collector = EpisodeCollector(self.env, CompiledActor(self.policy), self.obs_filter)
@@ -198,6 +201,10 @@ class ACKTRLearner:
                        "the value function's K-FAC fit",
                        outputs=lambda: self.value_function.predict(features).numpy())
         ev_after = explained_variance(self.value_function.predict(features).numpy(), targets)
+        if self.config.cut_policy_batch:
+            rows = self.config.timesteps_per_batch // mpi.world_size()
+            observations, actions, advantages = (observations[:rows], actions[:rows],
+                                                 advantages[:rows])
         step, stepped = keep_if_finite(
             self.policy.trainable_variables + self.policy_optimizer.variables,
             lambda: self.policy_update.step(observations, actions,
@@ -228,7 +235,8 @@ class ACKTRLearner:
 
     def _estimate_advantages(self, episodes: List[Episode], features, final_features):
         """Values [T], GAE advantages [T] and value targets [T] (discounted returns; a
-        truncated episode bootstraps from the value of its final observation)."""
+        truncated episode bootstraps from the value of its final observation, unless
+        `bootstrap_truncation` is off: then it ends as a terminated one does)."""
         values = self.value_function.predict(features).numpy().astype(np.float64)
         final_values = self.value_function.predict(final_features).numpy().astype(np.float64)
         ends = np.cumsum([len(e) for e in episodes]) - 1  # index of each episode's last step
@@ -237,7 +245,8 @@ class ACKTRLearner:
         episode_ends = np.zeros(len(values), bool)
         episode_ends[ends] = True
         terminated = np.zeros(len(values), bool)
-        terminated[ends] = [e.terminated for e in episodes]
+        terminated[ends] = [e.terminated or not self.config.bootstrap_truncation
+                            for e in episodes]
         rewards = np.concatenate([e.rewards for e in episodes])
         advantages = gae(rewards, values, next_values, terminated, episode_ends,
                          self.config.gamma, self.config.lam)
@@ -262,7 +271,8 @@ class ACKTRLearner:
         returns = np.array([ret for rank in gathered for ret, _ in rank])
         lengths = np.array([length for rank in gathered for _, length in rank])
         self.progress.add_episodes(returns, lengths)
-        self.progress.finish_iteration(int(lengths.sum()))
+        self.progress.finish_iteration(int(lengths.sum()) if self.config.timestep_count ==
+                                       "collected" else self.config.timesteps_per_batch)
         record = self.logger.record
         record("EpRewMean", returns.mean())
         record("EpRewSEM", returns.std() / np.sqrt(len(returns)))
@@ -291,6 +301,14 @@ def learn(config: ACKTRConfig, run_dir: Optional[str] = None,
     run_dir=None a new run directory is created under `config.logdir`; with `resume`,
     `run_dir`'s latest checkpoint is continued (see `runs.training.train`)."""
     return train(ACKTRLearner, config, run_dir, resume)
+
+
+def _policy_weight_decay_damping(config: ACKTRConfig) -> float:
+    """The policy's `weight_decay_damping` for KFACOptimizer: POLICY_WEIGHT_DECAY when the
+    config restores it, for every policy but the flow (whose original declared none)."""
+    if config.weight_decay_damping and config.policy.policy != "flow":
+        return POLICY_WEIGHT_DECAY
+    return 0.0
 
 
 def _standardise_over_ranks(values: np.ndarray) -> np.ndarray:

@@ -2,18 +2,23 @@
 `acktr_cont.learn`, and the K-FAC settings of its policy and `NeuralNetValueFunction`)."""
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Dict, Tuple
 
 from onpolicy_flows.common.config import option, require
 from onpolicy_flows.envs.factory import env_kwargs_option, env_name_in_paths
 from onpolicy_flows.policies import PolicyConfig
 
 ACKTR_POLICIES = ("gaussian", "flow", "beta", "tanh-gaussian")
+# The L2 coefficient baselines' ACKTR Gaussian gives its policy's kernels; it enters only the
+# damping of their K-FAC blocks (`weight_decay_damping`), not the policy's loss.
+POLICY_WEIGHT_DECAY = 3e-4
+TIMESTEP_COUNTS = ("collected", "batch-size")
 
 
 @dataclass(frozen=True)
 class ACKTRConfig:
     ALGORITHM: ClassVar[str] = "acktr"
+    POLICIES: ClassVar[Tuple[str, ...]] = ACKTR_POLICIES
 
     env: str = option("Hopper-v4", "gymnasium id (the paper's retired ids map to their "
                                    "successors), or module:Id for an env that importing "
@@ -25,6 +30,22 @@ class ACKTRConfig:
         2500, "collect whole episodes until MORE than this many steps per iteration")
     gamma: float = option(0.99, "discount")
     lam: float = option(0.97, "GAE lambda")
+    bootstrap_truncation: bool = option(
+        True, "bootstrap from V(final observation) when the time limit cuts an episode "
+              "(--no-bootstrap-truncation: treat it as termination, as the original does)")
+    cut_policy_batch: bool = option(
+        False, "the policy's step and its KL use only the first --timesteps-per-batch steps "
+               "of the batch (per rank), as the original's flow ACKTR with its static shapes; "
+               "the value function still fits the whole batch")
+    timestep_count: str = option(
+        "collected", "what TimestepsSoFar (and so --num-timesteps) counts: the steps "
+        "collected, or --timesteps-per-batch per iteration, as the original's flow ACKTR",
+        choices=TIMESTEP_COUNTS)
+    weight_decay_damping: bool = option(
+        False, "add each Dense layer's L2 coefficient to the damping of its K-FAC block, as "
+               "the original did: the value function's --vf-weight-decay, and "
+               f"{POLICY_WEIGHT_DECAY} for the policy's layers where the original declared "
+               "one (its Gaussian's; its flow declared none)")
     obs_clip: float = option(10.0, "the observation filter clips standardised values here")
     desired_kl: float = option(
         0.002, "target KL per iteration: the policy's learning rate is divided by 1.5 above "
@@ -61,6 +82,8 @@ class ACKTRConfig:
         require(self.timesteps_per_batch > 0, "--timesteps-per-batch must be positive")
         require(0 <= self.gamma <= 1, "--gamma must be in [0, 1]")
         require(0 <= self.lam <= 1, "--lam must be in [0, 1]")
+        require(self.timestep_count in TIMESTEP_COUNTS,
+                f"--timestep-count must be one of {', '.join(TIMESTEP_COUNTS)}")
         require(self.obs_clip > 0, "--obs-clip must be positive")
         require(self.desired_kl > 0, "--desired-kl must be positive")
         require(0 < self.min_policy_stepsize <= self.policy_stepsize
@@ -81,6 +104,16 @@ class ACKTRConfig:
         require(self.vf_iters >= 0, "--vf-iters must be >= 0")
         require(self.vf_stepsize > 0, "--vf-stepsize must be positive")
         require(self.vf_weight_decay >= 0, "--vf-weight-decay must be >= 0")
+
+    @staticmethod
+    def original_flags(policy: str) -> Dict[str, object]:
+        """The flags (names without dashes) that `--original` sets for `policy`: what
+        baselines' ACKTR (the Gaussian) and the original's flow ACKTR computed
+        (docs/divergences.md)."""
+        flags = dict(bootstrap_truncation=False, weight_decay_damping=True)
+        if policy == "flow":  # its static 2500-row placeholders, and its count
+            flags.update(cut_policy_batch=True, timestep_count="batch-size")
+        return flags
 
     @property
     def run_name(self) -> str:

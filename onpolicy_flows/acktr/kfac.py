@@ -95,6 +95,8 @@ class KFACOptimizer(tf.Module):
       clip_kl: bound on the quadratic KL estimate of each step.
       damping: added to the eigenvalues of each block before inverting (the original's
         epsilon).
+      weight_decay_damping: added to `damping` in the Dense layers' blocks only: the L2
+        coefficient the original's `weight_decay_dict` gives their kernels (0: none).
       stats_decay: decay of the exponential moving averages of the statistics.
       kfac_update: eigen-decompose the statistics every this many statistics updates.
       cold_iter: updates 0 .. cold_iter take a momentum-SGD step, and the first cold_iter
@@ -106,6 +108,7 @@ class KFACOptimizer(tf.Module):
     def __init__(self, layers: Sequence[Dense], variables: Sequence[tf.Variable],
                  learning_rate: float, momentum: float, clip_kl: float, damping: float,
                  stats_decay: float, kfac_update: int, cold_iter: int,
+                 weight_decay_damping: float = 0.0,
                  average_over_ranks: Optional[bool] = None, name: str = "kfac"):
         super().__init__(name=name)
         self.layers = list(layers)
@@ -124,6 +127,7 @@ class KFACOptimizer(tf.Module):
         self.momentum = momentum
         self.clip_kl = clip_kl
         self.damping = damping
+        self.weight_decay_damping = weight_decay_damping
         self.stats_decay = stats_decay
         self.kfac_update = kfac_update
         self.cold_iter = cold_iter
@@ -185,7 +189,8 @@ class KFACOptimizer(tf.Module):
             q_in, q_grad = inputs.eigenvectors, grads.eigenvectors
             rotated = tf.matmul(tf.matmul(q_in, stacked, transpose_a=True), q_grad)
             rotated /= (inputs.floored_eigenvalues()[:, None]
-                        * grads.floored_eigenvalues()[None, :] + self.damping)  # [in+1, out]
+                        * grads.floored_eigenvalues()[None, :]
+                        + self.damping + self.weight_decay_damping)  # [in+1, out]
             direction = tf.matmul(tf.matmul(q_in, rotated), q_grad, transpose_b=True)
             directions[kernel_at] = direction[:-1]
             directions[bias_at] = direction[-1]

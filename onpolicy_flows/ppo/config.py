@@ -3,17 +3,18 @@ onpolicybaselines, the `ppo2.learn` and `Model` it calls, baselines' ppo2 `MlpPo
 `VecNormalize` (docs/divergences.md lists where this port differs)."""
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Dict, Tuple
 
 from onpolicy_flows.common.config import option, require
 from onpolicy_flows.envs.factory import env_kwargs_option, env_name_in_paths
 from onpolicy_flows.common.seeding import MAX_ENVS_PER_RANK
-from onpolicy_flows.policies import PolicyConfig
+from onpolicy_flows.policies import POLICY_CLASSES, PolicyConfig
 
 
 @dataclass(frozen=True)
 class PPOConfig:
     ALGORITHM: ClassVar[str] = "ppo"
+    POLICIES: ClassVar[Tuple[str, ...]] = POLICY_CLASSES
 
     env: str = option("Hopper-v4", "gymnasium id (the paper's retired ids map to their "
                                    "successors), or module:Id for an env that importing "
@@ -45,6 +46,10 @@ class PPOConfig:
     bootstrap_truncation: bool = option(
         True, "bootstrap from V(final observation) when the time limit cuts an episode "
               "(--no-bootstrap-truncation: treat it as termination, as the original does)")
+    reset_running_return: bool = option(
+        True, "restart the discounted return that scales the rewards at every episode end "
+              "(--no-reset-running-return: let it run on across episodes, as the original's "
+              "VecNormalize did)")
     obs_clip: float = option(10.0, "standardised observations are clipped to [-c, c]")
     reward_clip: float = option(
         10.0, "rewards divided by the running std of the discounted return are clipped to "
@@ -86,6 +91,12 @@ class PPOConfig:
     def minibatch_size(self) -> int:
         """Rows per minibatch on each rank."""
         return self.timesteps_per_batch // self.num_minibatches
+
+    @staticmethod
+    def original_flags(policy: str) -> Dict[str, object]:
+        """The flags (names without dashes) that `--original` sets, for every policy: what
+        the original's ppo2 under its VecNormalize computed (docs/divergences.md)."""
+        return dict(bootstrap_truncation=False, reset_running_return=False)
 
     @property
     def run_name(self) -> str:

@@ -66,7 +66,8 @@ class PPOLearner:
         obs_dim, act_dim = space_dims(self.env)
         self.obs_normalizer = observation_normalizer(obs_dim, config.obs_clip)
         self.return_normalizer = ReturnNormalizer(len(self.envs), config.gamma,
-                                                  config.reward_clip)
+                                                  config.reward_clip,
+                                                  config.reset_running_return)
         box = (self.env.action_space.low, self.env.action_space.high)  # for bounded policies
         # Same initial weights on every rank (seeded by the base seed), broadcast anyway.
         self.policy = make_policy(config.policy, obs_dim, act_dim, self.obs_normalizer,

@@ -25,16 +25,20 @@ def observation_normalizer(obs_dim: int, clip: float) -> RunningMeanStd:
 
 class ReturnNormalizer(tf.Module):
     """Scales the rewards of segments from `num_envs` environments by the running std of the
-    discounted return R_t = gamma R_{t-1} + r_t (R restarts at 0 after each episode end).
+    discounted return R_t = gamma R_{t-1} + r_t (R restarts at 0 after each episode end, or
+    with `reset_at_episode_end` False runs on across episodes, as the VecNormalize of the
+    original's time did).
 
     The statistics (`returns_rms`) are variables, so checkpoints carry them. The running
     returns of the environments are not: a resumed run starts new episodes.
     """
 
-    def __init__(self, num_envs: int, gamma: float, clip: float, name: str = "ret_rms"):
+    def __init__(self, num_envs: int, gamma: float, clip: float,
+                 reset_at_episode_end: bool = True, name: str = "ret_rms"):
         super().__init__(name=name)
         self.gamma = gamma
         self.clip = clip
+        self.reset_at_episode_end = reset_at_episode_end
         self.returns_rms = RunningMeanStd(1, clip=np.inf, prior_count=PRIOR_COUNT,
                                           min_variance=0.0, epsilon=EPSILON, name="returns_rms")
         self.running_returns = np.zeros(num_envs)  # R of each environment's current episode
@@ -49,7 +53,8 @@ class ReturnNormalizer(tf.Module):
         for t in range(rewards.shape[1]):
             running = self.gamma * running + rewards[:, t]
             returns[:, t] = running
-            running = np.where(episode_ends[:, t], 0.0, running)
+            if self.reset_at_episode_end:
+                running = np.where(episode_ends[:, t], 0.0, running)
         self.running_returns = running
         self.returns_rms.update(returns.reshape(-1, 1))
         std = float(self.returns_rms.std.numpy()[0])

@@ -2,7 +2,7 @@
 import argparse
 import dataclasses
 import sys
-from typing import Callable, Type
+from typing import Callable, Dict, List, Type
 
 from onpolicy_flows.common import config as config_lib
 from onpolicy_flows.common import mpi
@@ -28,14 +28,17 @@ def train_from_command_line(config_cls: Type, learn: Callable, description: str,
         description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     config_lib.add_arguments(parser, config_cls)
     add_verbose_flag(parser)
+    parser.add_argument("--original", action="store_true", help=original_help(config_cls))
     parser.add_argument("--resume", metavar="RUN_DIR", default=None,
                         help="continue RUN_DIR from its latest checkpoint, with its saved "
                              "config.json")
     args = parser.parse_args(argv)
+    given = _explicit_flags(config_cls, argv)
     if args.resume is None:
+        if args.original:
+            _set_original_flags(config_cls, args, given)
         learn(config_lib.from_args(config_cls, args))
         return
-    given = _explicit_flags(config_cls, argv)
     refused = sorted(set(given) - set(RESUMABLE_OVERRIDES) - {"resume", "verbose"})
     if refused:
         flags = ", ".join("--" + name.replace("_", "-") for name in refused)
@@ -46,11 +49,43 @@ def train_from_command_line(config_cls: Type, learn: Callable, description: str,
     learn(dataclasses.replace(config, **overrides), run_dir=args.resume, resume=True)
 
 
+def original_help(config_cls: Type) -> str:
+    """`--original`'s help: the flags it sets for each policy class of the algorithm."""
+    per_policy = "; ".join(
+        f"{policy}: " + " ".join(flag_arguments(config_cls.original_flags(policy)))
+        for policy in config_cls.POLICIES)
+    return ("restore every behaviour of the original code for the chosen algorithm and policy "
+            f"(flags given explicitly win; config.json records the result): {per_policy}")
+
+
+def _set_original_flags(config_cls: Type, args: argparse.Namespace, given: list) -> None:
+    """Sets the original code's flags for args.policy on `args`, except those in `given`."""
+    for name, value in config_cls.original_flags(args.policy).items():
+        if name not in given:
+            setattr(args, name, value)
+
+
+def flag_arguments(flags: Dict[str, object]) -> List[str]:
+    """Trainer flags {name: value} (names without dashes, e.g. num_timesteps) as arguments:
+    `--num-timesteps 1000000`; a bool as `--name` / `--no-name`; a list as `--name a b`."""
+    arguments = []
+    for name, value in flags.items():
+        flag = name.replace("_", "-")
+        if isinstance(value, bool):
+            arguments.append(f"--{flag}" if value else f"--no-{flag}")
+        elif isinstance(value, (list, tuple)):
+            arguments += [f"--{flag}", *map(str, value)]
+        else:
+            arguments += [f"--{flag}", str(value)]
+    return arguments
+
+
 def _explicit_flags(config_cls: Type, argv) -> list:
     """Names of the settings given on the command line (not left at their defaults)."""
     parser = argparse.ArgumentParser(argument_default=argparse.SUPPRESS, add_help=False)
     config_lib.add_arguments(parser, config_cls, with_defaults=False)
     parser.add_argument("--resume")
+    parser.add_argument("--original", action="store_true")
     parser.add_argument("--verbose", action="store_true")
     return list(vars(parser.parse_known_args(argv)[0]))
 

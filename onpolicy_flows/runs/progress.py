@@ -92,15 +92,21 @@ def _nanmean(values: np.ndarray) -> float:
     return float(values.mean()) if len(values) else float("nan")
 
 
-def count_segment_iteration(progress: Progress, segment) -> int:
+TIMESTEP_COUNTS = ("collected", "finished-episodes")
+
+
+def count_segment_iteration(progress: Progress, segment, count: str = "collected") -> int:
     """Counts one iteration of fixed-length segments (`envs.rollout.Segment`, one per rank)
-    in `progress`: every rank's steps and finished episodes. Returns the number of episodes
-    all ranks finished in it. Collective."""
+    in `progress`: every rank's finished episodes, and as its timesteps (TIMESTEP_COUNTS)
+    every step collected, or the lengths of the episodes finished in it (the original
+    trpo_mpi's count, which leaves out each segment's unfinished episode). Returns the number
+    of episodes all ranks finished in it. Collective."""
     episodes = mpi.allgather((segment.episode_lengths, segment.episode_returns))
     lengths = [length for rank_lengths, _ in episodes for length in rank_lengths]
     returns = [ret for _, rank_returns in episodes for ret in rank_returns]
     progress.add_episodes(returns, lengths)
-    progress.finish_iteration(segment.num_steps * mpi.world_size())
+    progress.finish_iteration(segment.num_steps * mpi.world_size() if count == "collected"
+                              else int(sum(lengths)))
     return len(lengths)
 
 

@@ -2,8 +2,9 @@
 periodic and final checkpoints, and a clean stop on Ctrl-C or SIGTERM.
 
 A learner offers `config` (with `env`, `num_timesteps`, `save_every`, `logdir`, `run_name`),
-`progress` (a `Progress`), `logger`, `iterate() -> dict`, `checkpoint_objects() -> dict`,
-`after_restore()` and `close()`.
+`progress` (a `Progress`), `logger`, `iterate() -> dict` (the logged row, or None for a batch
+it dropped without counting it), `checkpoint_objects() -> dict`, `after_restore()` and
+`close()`.
 """
 import os
 import signal
@@ -61,7 +62,10 @@ def _loop(learner, checkpoints: RunCheckpoints, run_dir: str,
         learner.progress.seconds_left(learner.config.num_timesteps)))
     with _StopRequest() as stop:
         while int(learner.progress.timesteps) < learner.config.num_timesteps:
-            history.append(learner.iterate())
+            row = learner.iterate()
+            if row is None:  # a batch the learner dropped: nothing counted, nothing to save
+                continue
+            history.append(row)
             iteration = int(learner.progress.iteration)
             if stop.requested_on_any_rank():
                 checkpoints.save(iteration)

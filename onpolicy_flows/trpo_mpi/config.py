@@ -1,18 +1,20 @@
 """TRPO hyperparameters. Defaults are the original's (`run_trpo_*.py` and `trpo_mpi.learn`)."""
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Dict, Tuple
 
 from onpolicy_flows.common.config import option, require
 from onpolicy_flows.envs.factory import env_kwargs_option, env_name_in_paths
 from onpolicy_flows.common.seeding import MAX_ENVS_PER_RANK
-from onpolicy_flows.policies import PolicyConfig
-from onpolicy_flows.trpo_mpi.policy_step import FISHER_RULES
+from onpolicy_flows.policies import POLICY_CLASSES, PolicyConfig
+from onpolicy_flows.runs.progress import TIMESTEP_COUNTS
+from onpolicy_flows.trpo_mpi.policy_step import FISHER_RULES, NON_POSITIVE_FISHER
 
 
 @dataclass(frozen=True)
 class TRPOConfig:
     ALGORITHM: ClassVar[str] = "trpo"
+    POLICIES: ClassVar[Tuple[str, ...]] = POLICY_CLASSES
 
     env: str = option("Hopper-v4", "gymnasium id (the paper's retired ids map to their "
                                    "successors), or module:Id for an env that importing "
@@ -34,6 +36,15 @@ class TRPOConfig:
         "kl-hessian", "matrix of the natural-gradient step: the Hessian of the sample KL "
         "(the original's) or the sample Fisher of the score vectors (positive semi-definite; "
         "not in the original)", choices=FISHER_RULES)
+    non_positive_fisher: str = option(
+        "skip-step", "a batch whose step direction has a non-positive Fisher quadratic form: "
+        "skip the policy step only, or drop the whole batch (no value-function fit, no log "
+        "row, its steps and episodes not counted), as the original's flow runner did",
+        choices=NON_POSITIVE_FISHER)
+    timestep_count: str = option(
+        "collected", "what TimestepsSoFar (and so --num-timesteps) counts: every step "
+        "collected, or only the steps of finished episodes, as the original did (it then runs "
+        "for more env steps than --num-timesteps)", choices=TIMESTEP_COUNTS)
     gamma: float = option(0.99, "discount")
     lam: float = option(0.98, "GAE lambda")
     bootstrap_truncation: bool = option(
@@ -63,6 +74,10 @@ class TRPOConfig:
         require(self.max_backtracks >= 1, "--max-backtracks must be >= 1")
         require(self.fisher in FISHER_RULES,
                 f"--fisher must be one of {', '.join(FISHER_RULES)}, not {self.fisher!r}")
+        require(self.non_positive_fisher in NON_POSITIVE_FISHER,
+                f"--non-positive-fisher must be one of {', '.join(NON_POSITIVE_FISHER)}")
+        require(self.timestep_count in TIMESTEP_COUNTS,
+                f"--timestep-count must be one of {', '.join(TIMESTEP_COUNTS)}")
         require(0 <= self.gamma <= 1, "--gamma must be in [0, 1]")
         require(0 <= self.lam <= 1, "--lam must be in [0, 1]")
         require(self.vf_iters >= 0, "--vf-iters must be >= 0")
@@ -70,6 +85,19 @@ class TRPOConfig:
         require(self.save_every >= 1, "--save-every must be >= 1")
         require(0 < self.vf_batch_size <= self.timesteps_per_batch,
                 "--vf-batch-size must be in [1, timesteps-per-batch]")
+
+    @staticmethod
+    def original_flags(policy: str) -> Dict[str, object]:
+        """The flags (names without dashes) that `--original` sets for `policy`: what the
+        original's TRPO runners computed (docs/divergences.md)."""
+        flags = dict(bootstrap_truncation=False, timestep_count="finished-episodes")
+        if policy == "gaussian":  # baselines' variable filter left the log-std untrained
+            flags["log_std"] = "fixed"
+        elif policy == "gmm":
+            flags["gmm_log_density"] = "original"
+        elif policy == "flow":  # its runner's `continue`; tf.contrib's layer_norm
+            flags.update(non_positive_fisher="drop-batch", layer_norm_hessian="original")
+        return flags
 
     @property
     def run_name(self) -> str:

@@ -21,6 +21,9 @@ from onpolicy_flows.policies.base import Policy
 
 ZERO = tf.UnconnectedGradients.ZERO  # e.g. the Gaussian's entropy ignores its mean net
 LOSS_NAMES = ("optimgain", "meankl", "entloss", "surrgain", "entropy")
+# What the learner may do with a batch whose Fisher quadratic form is not positive: skip the
+# policy step only, or drop the whole batch (the original flow runner's `continue`).
+NON_POSITIVE_FISHER = ("skip-step", "drop-batch")
 
 
 FISHER_RULES = ("kl-hessian", "score")
@@ -226,7 +229,9 @@ class StepSettings:
 def trpo_step(objective: TRPOObjective, batch: PolicyBatch, settings: StepSettings,
               log=lambda message: None) -> Dict[str, float]:
     """Updates the policy in place (identically on every rank); returns the logged losses
-    after the step (LOSS_NAMES) and `step_accepted` (1 or 0).
+    after the step (LOSS_NAMES), `step_accepted` (1 or 0) and `fisher_not_positive` (1 when
+    the step was skipped because the Fisher quadratic form of its direction was not
+    positive, else 0).
 
     The old policy is set to the current one first, so the KL is measured from the policy
     that collected `batch`. Collective: every rank must call it.
@@ -252,7 +257,7 @@ def trpo_step(objective: TRPOObjective, batch: PolicyBatch, settings: StepSettin
     if not quadratic_kl > 0:
         # The sample-based KL's Hessian is not guaranteed positive; the original skips too.
         log("Fisher quadratic form is not positive: not updating")
-        return _step_stats(losses_before, accepted=False)
+        return _step_stats(losses_before, accepted=False, fisher_positive=False)
     full_step = step_direction / np.sqrt(quadratic_kl / settings.max_kl)
     expected_improvement = gradient.dot(full_step)
     stepsize = 1.0
@@ -276,7 +281,9 @@ def trpo_step(objective: TRPOObjective, batch: PolicyBatch, settings: StepSettin
     return _step_stats(objective.mean_losses(batch), accepted=False)
 
 
-def _step_stats(losses: np.ndarray, accepted: bool) -> Dict[str, float]:
+def _step_stats(losses: np.ndarray, accepted: bool,
+                fisher_positive: bool = True) -> Dict[str, float]:
     stats = dict(zip(LOSS_NAMES, map(float, losses)))
     stats["step_accepted"] = float(accepted)
+    stats["fisher_not_positive"] = float(not fisher_positive)
     return stats

@@ -103,8 +103,10 @@ class TRPOLearner:
         """Raw env observation [obs_dim] -> env action [act_dim], for replays."""
         return raw_observation_actor(self.policy, deterministic)
 
-    def iterate(self) -> Dict[str, float]:
-        """One TRPO iteration: collect, estimate advantages, normalise, step, fit, log."""
+    def iterate(self) -> Optional[Dict[str, float]]:
+        """One TRPO iteration: collect, estimate advantages, normalise, step, fit, log. None
+        when the batch is dropped (`non_positive_fisher` "drop-batch"): the iteration is then
+        not counted, logged or followed by a value-function fit."""
         preparing = None
         if not self._started:
             preparing = self._start()
@@ -117,6 +119,9 @@ class TRPOLearner:
         if preparing is not None:
             preparing.shutdown()  # waits for the first calls
         step_stats = trpo_step(self.objective, batch, self.step_settings, self.logger.log)
+        if step_stats["fisher_not_positive"] and self.config.non_positive_fisher == "drop-batch":
+            self.logger.log("batch dropped: no value-function fit, no log row, not counted")
+            return None
         keep_if_finite(
             self.value_function.variables + self.vf_optimizer.variables,
             lambda: self.value_function.fit(self.vf_optimizer, observations, returns,
@@ -136,7 +141,8 @@ class TRPOLearner:
                            self.config.gamma, self.config.lam, self.config.bootstrap_truncation)
 
     def _log(self, segment: Segment, step_stats, ev_before: float):
-        episodes_this_iteration = count_segment_iteration(self.progress, segment)
+        episodes_this_iteration = count_segment_iteration(self.progress, segment,
+                                                          self.config.timestep_count)
         for name, value in step_stats.items():
             self.logger.record(name, value)
         self.logger.record("ev_tdlam_before", ev_before)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.experiments.grids.launching import flag_arguments
+from onpolicy_flows.runs.cli import flag_arguments
 from onpolicy_flows.experiments.grids.sweep import draw_max_kl_settings
 
 GRIDS_DIR = os.path.dirname(os.path.abspath(__file__))

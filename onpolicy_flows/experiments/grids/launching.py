@@ -3,22 +3,7 @@ launcher prefix (e.g. "srun -n 1" or "mpirun -np 4 --hostfile hosts"), output to
 import os
 import subprocess
 import sys
-from typing import Dict, List, Sequence
-
-
-def flag_arguments(flags: Dict[str, object]) -> List[str]:
-    """Trainer flags {name: value} (names without dashes, e.g. num_timesteps) as arguments:
-    `--num-timesteps 1000000`; a bool as `--name` / `--no-name`; a list as `--name a b`."""
-    arguments = []
-    for name, value in flags.items():
-        flag = name.replace("_", "-")
-        if isinstance(value, bool):
-            arguments.append(f"--{flag}" if value else f"--no-{flag}")
-        elif isinstance(value, (list, tuple)):
-            arguments += [f"--{flag}", *map(str, value)]
-        else:
-            arguments += [f"--{flag}", str(value)]
-    return arguments
+from typing import List, Sequence
 
 
 def training_command(algorithm: str, arguments: Sequence[str],

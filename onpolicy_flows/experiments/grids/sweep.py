@@ -22,7 +22,8 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.experiments.grids.launching import flag_arguments, run_logged, training_command
+from onpolicy_flows.experiments.grids.launching import run_logged, training_command
+from onpolicy_flows.runs.cli import flag_arguments
 from onpolicy_flows.experiments.runs import find_run_dirs, is_finished
 
 SWEEP_FILE = "sweep.json"
