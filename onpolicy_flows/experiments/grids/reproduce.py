@@ -220,16 +220,23 @@ def refuse_frozen(grid: Grid) -> None:
                         f"be harvested (--harvest-only), never run here. {grid.description}")
 
 
+MemberCommand = Callable[[GridPaths, MemberPlan, Sequence[str]], List[str]]
+
+
 class GridRunner:
     """Runs a grid's members to resume, restart or start, `parallel` at a time, reporting
-    each as it ends and harvesting the ones that finished."""
+    each as it ends and harvesting the ones that finished. `command` makes each member's
+    command line (default: our trainers; parity/run_original_grid.py trains the original
+    code's)."""
 
     def __init__(self, paths: GridPaths, launcher: str = "", parallel: int = 1,
                  report: Callable[[str], None] = print,
-                 rates: Optional[Dict[RateKey, float]] = None):
+                 rates: Optional[Dict[RateKey, float]] = None,
+                 command: MemberCommand = member_command):
         self.paths, self.parallel, self.report = paths, max(1, parallel), report
         self.launcher = shlex.split(launcher)
         self.rates = rates or {}
+        self.command = command
 
     def run(self, plans: Sequence[MemberPlan]) -> List[str]:
         """Runs the plans to run; returns the names of the members that failed or stopped
@@ -259,7 +266,7 @@ class GridRunner:
             self.report(f"{member.name}: unfinished run without a checkpoint moved to {moved}")
         self.report(f"{plan.action.value} {member.name}")
         started = time.time()
-        status = run_logged(member_command(self.paths, plan, self.launcher), log)
+        status = run_logged(self.command(self.paths, plan, self.launcher), log)
         took = format_duration(time.time() - started)
         run_dirs = run_dirs_in(self.paths.member_dir(member))
         if status != 0:
