@@ -39,9 +39,9 @@ def test_page_shows_completeness_verdicts_variants_and_figures(results_root, tmp
     # final returns: the mean of the last 5 of 100 episodes rising linearly to 3000 + seed,
     # i.e. (3000 + seed) * 97 / 99; Hopper's flow beats the Gaussian in every seed pair
     assert ("| 1 | fig3_trpo | &nbsp;&nbsp;Hopper-v4 alone | 1e6 | flow vs gaussian | 3 / 3 | "
-            "2940 / 981 | 1.00 [1.00, 1.00] | reproduced |") in page
+            "2940 / 981 | 1.00 [1.00, 1.00], p = 0.050 | reproduced |") in page
     assert ("| truncation | --no-bootstrap-truncation | Hopper-v4 | flow | 3 / 3 | "
-            "1960 / 2940 | 0.00 [0.00, 0.00] | variant ends lower |") in page
+            "1960 / 2940 | 0.00 [0.00, 0.00], p = 0.050 | variant ends lower |") in page
     hopper_flow = next(line for line in page.splitlines()
                        if line.startswith("| Hopper-v4 | flow | 3 | 2940 ["))
     assert hopper_flow.endswith("| 16m40s | 1913 (trpo gaussian, Hopper-v2) |")
@@ -73,7 +73,7 @@ def test_a_task_that_contradicts_an_open_claim_is_named_among_the_disagreements(
         "## Where the results disagree with the paper")[1].split("###")[0]
     assert "No claim is contradicted by the runs so far." in disagreements
     assert ("- **flow > gmm-K2, gmm-K5, gaussian** (trpo, Walker2d-v4 alone): fig3_trpo: "
-            "flow > gaussian, P = 0.00 [0.00, 0.00], runs 3 vs 3") in disagreements
+            "flow > gaussian, P = 0.00 [0.00, 0.00], p = 0.050, runs 3 vs 3") in disagreements
 
 
 def test_trpo_tables_give_final_episode_lengths_and_iterations_without_a_step(tmp_path):

@@ -32,3 +32,39 @@ def test_mean_band_brackets_the_mean_and_is_reproducible():
     np.testing.assert_allclose(mean, curves.mean(axis=0))
     assert np.all(low <= mean) and np.all(mean <= high) and np.all(high - low > 0)
     np.testing.assert_array_equal(statistics.mean_band(curves)[1], low)
+
+
+def _brute_force_p(better, worse):
+    """The share of all relabelings (within each task) whose P(A > B) is at least the
+    observed one, enumerated jointly over tasks."""
+    import itertools
+    pooled = np.concatenate([better, worse])
+    runs_a, (total, tasks) = len(better), pooled.shape
+
+    def improvement(a, b):
+        return np.mean([np.mean((a[:, None, t] > b[None, :, t]) + 0.5 *
+                                (a[:, None, t] == b[None, :, t])) for t in range(tasks)])
+    observed = improvement(better, worse)
+    per_task = list(itertools.combinations(range(total), runs_a))
+    hits = 0
+    for labels in itertools.product(per_task, repeat=tasks):
+        a = np.stack([pooled[list(chosen), t] for t, chosen in enumerate(labels)], axis=1)
+        b = np.stack([np.delete(pooled[:, t], list(chosen)) for t, chosen in
+                      enumerate(labels)], axis=1)
+        hits += improvement(a, b) >= observed - 1e-12
+    return hits / len(per_task) ** tasks
+
+
+def test_permutation_p_value_is_the_exact_share_of_relabelings():
+    rng = np.random.default_rng(3)
+    better = np.round(rng.normal(0.5, 1.0, size=(3, 2)), 1)  # rounded: some ties
+    worse = np.round(rng.normal(0.0, 1.0, size=(2, 2)), 1)
+    worse[0, 0] = better[1, 0]
+    assert statistics.permutation_p_value(better, worse) == pytest.approx(
+        _brute_force_p(better, worse))
+    separated = statistics.permutation_p_value(np.array([[3.0], [4.0], [5.0]]),
+                                               np.array([[0.0], [1.0], [2.0]]))
+    assert separated == pytest.approx(1 / 20)  # 1 / C(6, 3)
+    five = statistics.permutation_p_value(np.arange(5, 10.0)[:, None], np.arange(5.0)[:, None])
+    assert five == pytest.approx(1 / 252)
+    assert statistics.permutation_p_value(np.zeros((3, 1)), np.zeros((3, 1))) == 1.0

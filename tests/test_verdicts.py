@@ -4,22 +4,43 @@ import pytest
 from fake_runs import fast_bootstrap  # noqa: F401 (a fixture)
 
 from onpolicy_flows.experiments.results.statistics import Estimate
-from onpolicy_flows.experiments.results.verdicts import (LARGE_EFFECT, NO_BIG_GAIN, ORDERING, Outcome,
-                                                 combine, judge, outcome)
+from onpolicy_flows.experiments.results.verdicts import (LARGE_EFFECT, NO_BIG_GAIN, ORDERING,
+                                                         Evidence, Outcome, combine, judge,
+                                                         outcome)
 
 pytestmark = pytest.mark.usefixtures("fast_bootstrap")
 
 
+def _evidence(value, low, high, p_above=0.01, p_below=0.01):
+    return Evidence(Estimate(value, low, high), p_above, p_below)
+
+
 def test_ordering_rule():
-    assert outcome(ORDERING, Estimate(0.8, 0.6, 1.0)) == Outcome.REPRODUCED
-    assert outcome(ORDERING, Estimate(0.2, 0.0, 0.4)) == Outcome.NOT_REPRODUCED
-    assert outcome(ORDERING, Estimate(0.6, 0.3, 0.9)) == Outcome.INCONCLUSIVE
+    assert outcome(ORDERING, _evidence(0.8, 0.6, 1.0)) == Outcome.REPRODUCED
+    assert outcome(ORDERING, _evidence(0.2, 0.0, 0.4)) == Outcome.NOT_REPRODUCED
+    assert outcome(ORDERING, _evidence(0.6, 0.3, 0.9)) == Outcome.INCONCLUSIVE
+
+
+def test_a_decisive_verdict_also_needs_the_permutation_test():
+    assert outcome(ORDERING, _evidence(0.8, 0.6, 1.0, p_above=0.1)) == Outcome.INCONCLUSIVE
+    assert outcome(ORDERING, _evidence(0.2, 0.0, 0.4, p_below=0.1)) == Outcome.INCONCLUSIVE
+    assert outcome(NO_BIG_GAIN, _evidence(0.9, 0.6, 1.0, p_above=0.1)) == Outcome.INCONCLUSIVE
+
+
+def test_three_runs_a_side_decide_only_when_every_run_of_one_side_ends_higher():
+    """3 v 3: p = 1 / 20 = 0.05 with complete separation (decisive); one overlap: 0.1."""
+    separated = judge(ORDERING, np.array([[4.0], [5.0], [6.0]]), np.array([[1.0], [2.0], [3.0]]))
+    assert separated[0] == Outcome.REPRODUCED and separated[1].p_above == pytest.approx(0.05)
+    overlapping = judge(ORDERING, np.array([[2.5], [5.0], [6.0]]),
+                        np.array([[1.0], [2.0], [3.0]]))
+    assert overlapping[1].p_above == pytest.approx(0.10)
+    assert overlapping[0] == Outcome.INCONCLUSIVE
 
 
 def test_no_big_gain_rule():
-    assert outcome(NO_BIG_GAIN, Estimate(0.5, 0.3, LARGE_EFFECT - 0.01)) == Outcome.REPRODUCED
-    assert outcome(NO_BIG_GAIN, Estimate(0.9, 0.6, 1.0)) == Outcome.NOT_REPRODUCED
-    assert outcome(NO_BIG_GAIN, Estimate(0.6, 0.4, 0.9)) == Outcome.INCONCLUSIVE
+    assert outcome(NO_BIG_GAIN, _evidence(0.5, 0.3, LARGE_EFFECT - 0.01)) == Outcome.REPRODUCED
+    assert outcome(NO_BIG_GAIN, _evidence(0.9, 0.6, 1.0)) == Outcome.NOT_REPRODUCED
+    assert outcome(NO_BIG_GAIN, _evidence(0.6, 0.4, 0.9)) == Outcome.INCONCLUSIVE
 
 
 def test_the_verdict_flips_when_the_data_flip():
@@ -32,9 +53,9 @@ def test_the_verdict_flips_when_the_data_flip():
 
 
 def test_fewer_than_three_runs_a_side_is_inconclusive():
-    verdict, probability = judge(ORDERING, np.array([[10.0], [11.0]]),
-                                 np.array([[1.0], [2.0], [3.0]]))
-    assert verdict == Outcome.INCONCLUSIVE and probability.value == 1.0
+    verdict, evidence = judge(ORDERING, np.array([[10.0], [11.0]]),
+                              np.array([[1.0], [2.0], [3.0]]))
+    assert verdict == Outcome.INCONCLUSIVE and evidence.probability.value == 1.0
     assert judge(ORDERING, np.zeros((0, 1)), np.ones((3, 1))) == (Outcome.INCONCLUSIVE, None)
 
 

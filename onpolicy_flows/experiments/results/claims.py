@@ -19,9 +19,8 @@ import numpy as np
 from onpolicy_flows.experiments.grids.grid import Grid
 from onpolicy_flows.experiments.reference import ReferenceResult, task_name
 from onpolicy_flows.experiments.results.harvested import MemberResult
-from onpolicy_flows.experiments.results.statistics import Estimate
-from onpolicy_flows.experiments.results.verdicts import (NO_BIG_GAIN, ORDERING, Outcome, combine,
-                                                 judge)
+from onpolicy_flows.experiments.results.verdicts import (NO_BIG_GAIN, ORDERING, Evidence,
+                                                         Outcome, combine, judge)
 
 DEFAULT_SETTINGS, RANDOM_MAX_KL = "default settings", "random max_kl"
 
@@ -29,8 +28,9 @@ DEFAULT_SETTINGS, RANDOM_MAX_KL = "default settings", "random max_kl"
 @dataclass(frozen=True)
 class Check:
     """A compared with B on `tasks` of `grid`: runs (of A, of B), mean final return of each
-    (over runs and tasks), P(A > B) (None without runs), the verdict, and for several tasks
-    the same check on each task alone (`per_task`)."""
+    (over runs and tasks), the evidence (P(A > B) and the permutation p-values; None without
+    runs), the verdict, and for several tasks the same check on each task alone
+    (`per_task`)."""
     grid: str
     tasks: Tuple[str, ...]
     better: str
@@ -38,7 +38,7 @@ class Check:
     kind: str
     runs: Tuple[int, int]
     means: Tuple[float, float]
-    probability: Optional[Estimate]
+    evidence: Optional[Evidence]
     outcome: Outcome
     per_task: Tuple["Check", ...] = ()
 
@@ -109,11 +109,11 @@ def make_check(grid_name: str, tasks: Sequence[str], better: str, worse: str, ki
                scores_a: np.ndarray, scores_b: np.ndarray, per_task: Sequence[Check] = ()
                ) -> Check:
     """The check of final returns `scores_a` [runs_a, tasks] (A) against `scores_b`."""
-    verdict, probability = judge(kind, scores_a, scores_b)
+    verdict, evidence = judge(kind, scores_a, scores_b)
     means = tuple(float(scores.mean()) if scores.size else float("nan")
                   for scores in (scores_a, scores_b))
     return Check(grid_name, tuple(tasks), better, worse, kind,
-                 (len(scores_a), len(scores_b)), means, probability, verdict, tuple(per_task))
+                 (len(scores_a), len(scores_b)), means, evidence, verdict, tuple(per_task))
 
 
 def check_pair(grid: Grid, tasks: Sequence[str], results: Sequence[MemberResult],

@@ -23,7 +23,7 @@ from onpolicy_flows.experiments.results.harvested import (MemberResult, by_task_
                                                 load_grid_results)
 from onpolicy_flows.experiments.results.page_figures import draw_grid_curves, draw_max_kl_quantiles
 from onpolicy_flows.experiments.results.statistics import Estimate, final_estimates
-from onpolicy_flows.experiments.results.verdicts import MIN_RUNS, RULE, Outcome
+from onpolicy_flows.experiments.results.verdicts import MIN_RUNS, RULE, Evidence, Outcome
 
 QUANTILE_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 VARIANT_READINGS = {Outcome.REPRODUCED: "variant ends higher",
@@ -43,6 +43,16 @@ def estimate_text(estimate: Optional[Estimate], digits: Optional[int] = None) ->
         return "-"
     show = (lambda x: f"{x:.{digits}f}") if digits is not None else number
     return f"{show(estimate.value)} [{show(estimate.low)}, {show(estimate.high)}]"
+
+
+def evidence_text(evidence: Optional[Evidence]) -> str:
+    """'0.74 [0.67, 0.83], p = 0.003': P(A > B) with its interval, and the permutation test's
+    one-sided p-value in the direction P points to."""
+    if evidence is None:
+        return "-"
+    p = evidence.p_value
+    return (f"{estimate_text(evidence.probability, 2)}, "
+            f"p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}")
 
 
 def grid_kind(grid: Grid) -> int:
@@ -105,7 +115,7 @@ def completeness_section(grid_results: GridResults) -> str:
 def check_text(check: Check) -> str:
     sign = ">" if check.kind == ">" else "~"
     return (f"{check.grid}: {check.better} {sign} {check.worse}, P = "
-            f"{estimate_text(check.probability, 2)}, runs {check.runs[0]} vs {check.runs[1]}")
+            f"{evidence_text(check.evidence)}, runs {check.runs[0]} vs {check.runs[1]}")
 
 
 def claims_section(verdicts: Sequence[ClaimVerdict],
@@ -133,7 +143,7 @@ def claims_section(verdicts: Sequence[ClaimVerdict],
         "per-task checks; mean final returns are over runs and tasks):",
         "",
         "| # | grid | tasks | steps | A vs B | runs A / B | mean final A / B | "
-        "P(A > B) [95% CI] | verdict |",
+        "P(A > B) [95% CI], p | verdict |",
         "|---:|---|---|---:|---|---:|---:|---|---|",
         *check_rows])
 
@@ -141,7 +151,7 @@ def claims_section(verdicts: Sequence[ClaimVerdict],
 def check_row(index: int, check: Check, tasks: str, steps: str) -> str:
     return (f"| {index} | {check.grid} | {tasks} | {steps} | {check.better} vs {check.worse} | "
             f"{check.runs[0]} / {check.runs[1]} | {number(check.means[0])} / "
-            f"{number(check.means[1])} | {estimate_text(check.probability, 2)} | "
+            f"{number(check.means[1])} | {evidence_text(check.evidence)} | "
             f"{check.outcome.value} |")
 
 
@@ -181,7 +191,7 @@ def disagreements_section(verdicts: Sequence[ClaimVerdict], grid_results: GridRe
               "back (or try an option) and are compared with the same algorithm, task and "
               "policy run with our defaults (A: the variant, B: the default):", "",
               "| grid | change | task | policy | runs A / B | mean final A / B | "
-              "P(A > B) [95% CI] | reading |",
+              "P(A > B) [95% CI], p | reading |",
               "|---|---|---|---|---:|---:|---|---|"]
     for grid, results in ordered(grid_results):
         if not grid.compare_with:
@@ -192,7 +202,7 @@ def disagreements_section(verdicts: Sequence[ClaimVerdict], grid_results: GridRe
             lines.append(f"| {grid.name} | {grid.variant} | {check.tasks[0]} | "
                          f"{check.better} | {check.runs[0]} / {check.runs[1]} | "
                          f"{number(check.means[0])} / {number(check.means[1])} | "
-                         f"{estimate_text(check.probability, 2)} | {reading} |")
+                         f"{evidence_text(check.evidence)} | {reading} |")
     lines += ["", "Other differences that no grid isolates: the tasks are gymnasium's `-v4` "
                   "MuJoCo tasks (the paper: gym `-v1` through mujoco_py, Roboschool and rllab; "
                   "Humanoid-v4 stands in for the Roboschool humanoids), fewer seeds, and the "

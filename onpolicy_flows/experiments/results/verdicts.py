@@ -1,19 +1,38 @@
 """The verdict rule, in one place: does a comparison of final returns reproduce a claim?
 
 RULE states it in words (the results page prints it); `outcome`, `judge` and `combine`
-apply it. The evidence is the probability of improvement P(A > B) with its stratified-bootstrap
-95% interval (`statistics.probability_of_improvement`), over final returns [runs, tasks].
+apply it. The evidence (`Evidence`) is the probability of improvement P(A > B) with its
+stratified-bootstrap 95% interval (`statistics.probability_of_improvement`), over final
+returns [runs, tasks], and the exact permutation test's one-sided p-values of "A ends above
+B" and of "A ends below B" (`statistics.permutation_p_value`).
 """
 import enum
+from dataclasses import dataclass
 from typing import Iterable, Optional, Tuple
 
 import numpy as np
 
-from onpolicy_flows.experiments.results.statistics import Estimate, probability_of_improvement
+from onpolicy_flows.experiments.results.statistics import (Estimate, permutation_p_value,
+                                                          probability_of_improvement)
 
 MIN_RUNS = 3
+ALPHA = 0.05  # a decisive verdict needs the permutation test's p at most this
 LARGE_EFFECT = 0.71  # Vargha & Delaney (2000): P(A > B) >= 0.71 is a large effect
 ORDERING, NO_BIG_GAIN = ">", "~"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """P(A > B) with its interval, and the one-sided permutation p-values of A ending above
+    B (`p_above`) and below B (`p_below`)."""
+    probability: Estimate
+    p_above: float
+    p_below: float
+
+    @property
+    def p_value(self) -> float:
+        """The p-value in the direction P(A > B) points to (above when P >= 0.5)."""
+        return self.p_above if self.probability.value >= 0.5 else self.p_below
 
 
 class Outcome(enum.Enum):
@@ -27,36 +46,45 @@ RULE = (f"The evidence for \"A is better than B\" is P(A > B), the probability t
         f"ends above a run of B on the same task (ties count half; averaged over tasks), with "
         f"its 95% stratified-bootstrap interval (rliable). A claim \"A > B\" is **reproduced** "
         f"when the interval lies above 0.5, **not reproduced** when it lies below 0.5 (the "
-        f"ordering is reversed), **inconclusive** otherwise. The paper's \"no big gain\" "
-        f"remark (\"A ~ B\") is **not reproduced** when the interval lies above 0.5 and "
-        f"**reproduced** when it lies below {LARGE_EFFECT} (Vargha and Delaney's threshold of a "
-        f"large effect), inconclusive otherwise. Fewer than {MIN_RUNS} runs on either side is "
-        f"always inconclusive. A claim checked several times (several pairs of policies or "
+        f"ordering is reversed), **inconclusive** otherwise; either decisive verdict also needs "
+        f"the exact permutation test of the runs (relabelled within each task; one-sided, in "
+        f"the verdict's direction) to give p <= {ALPHA}. The paper's \"no big gain\" "
+        f"remark (\"A ~ B\") is **not reproduced** when the interval lies above 0.5 (and p <= "
+        f"{ALPHA}) and **reproduced** when it lies below {LARGE_EFFECT} (Vargha and Delaney's "
+        f"threshold of a large effect), inconclusive otherwise. Fewer than {MIN_RUNS} runs on "
+        f"either side is always inconclusive: {MIN_RUNS} a side is the fewest with which the "
+        f"permutation test can reach p = {ALPHA} on one task (1 / C(6, 3) = 0.05, when every "
+        f"run of one side ends above every run of the other; with a bootstrap interval that "
+        f"then collapses to a point); 4 a side can reach 0.014, 5 a side 0.004. A claim checked several times (several pairs of policies or "
         f"several grids) is reproduced when every check is, not reproduced when any check is "
         f"not, and inconclusive otherwise.")
 
 
-def outcome(kind: str, probability: Estimate) -> Outcome:
-    """The verdict of `kind` (ORDERING or NO_BIG_GAIN) given P(A > B) and its interval."""
+def outcome(kind: str, evidence: Evidence) -> Outcome:
+    """The verdict of `kind` (ORDERING or NO_BIG_GAIN) given the evidence."""
+    probability = evidence.probability
+    above = probability.low > 0.5 and evidence.p_above <= ALPHA
     if kind == ORDERING:
-        if probability.low > 0.5:
+        if above:
             return Outcome.REPRODUCED
-        return Outcome.NOT_REPRODUCED if probability.high < 0.5 else Outcome.INCONCLUSIVE
-    if probability.low > 0.5:
+        below = probability.high < 0.5 and evidence.p_below <= ALPHA
+        return Outcome.NOT_REPRODUCED if below else Outcome.INCONCLUSIVE
+    if above:
         return Outcome.NOT_REPRODUCED
     return Outcome.REPRODUCED if probability.high < LARGE_EFFECT else Outcome.INCONCLUSIVE
 
 
 def judge(kind: str, better: np.ndarray, worse: np.ndarray
-          ) -> Tuple[Outcome, Optional[Estimate]]:
-    """(verdict, P(A > B)) for final returns `better` [runs_a, tasks] (A) and `worse`
-    [runs_b, tasks] (B); P is None when a side has no run."""
+          ) -> Tuple[Outcome, Optional[Evidence]]:
+    """(verdict, evidence) for final returns `better` [runs_a, tasks] (A) and `worse`
+    [runs_b, tasks] (B); the evidence is None when a side has no run."""
     if not len(better) or not len(worse):
         return Outcome.INCONCLUSIVE, None
-    probability = probability_of_improvement(better, worse)
+    evidence = Evidence(probability_of_improvement(better, worse),
+                        permutation_p_value(better, worse), permutation_p_value(worse, better))
     if min(len(better), len(worse)) < MIN_RUNS:
-        return Outcome.INCONCLUSIVE, probability
-    return outcome(kind, probability), probability
+        return Outcome.INCONCLUSIVE, evidence
+    return outcome(kind, evidence), evidence
 
 
 def combine(outcomes: Iterable[Outcome]) -> Outcome:
