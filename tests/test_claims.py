@@ -75,3 +75,31 @@ def test_variant_grids_are_compared_with_the_grid_they_vary(grid_results):
         ("Walker2d-v4", "gaussian"), ("Walker2d-v4", "flow"), ("Hopper-v4", "gaussian"),
         ("Hopper-v4", "flow")]
     assert all(check.outcome == Outcome.NOT_REPRODUCED for check in checks)  # variant lower
+
+
+def test_as_the_original_ran_it_pools_the_original_grids_pair_by_pair(grid_results):
+    """With --original the Gaussian falls below the flow on every task, the GMMs run only on
+    Ant and HalfCheetah: each pair is checked on the tasks where both run, on the pooled
+    --original grids; the defaults' verdict is unchanged."""
+    original_trpo, original_gmm = load_grid("original_trpo"), load_grid("original_gmm")
+    ranks = {"flow": 3, "gmm-K5": 2, "gmm-K2": 1, "gaussian": 0}
+    flipped = {"flow": 0, "gaussian": 3}
+    grid_results = dict(
+        grid_results,
+        original_trpo=(original_trpo, fake_results(
+            original_trpo, lambda m: 100.0 * flipped[m.policy] + m.seed)),
+        original_gmm=(original_gmm, fake_results(
+            original_gmm, lambda m: 100.0 * ranks[m.policy] + m.seed)))
+    reference = claim("flow > gmm-K5, gaussian")
+    defaults = claims.check_claim(reference, grid_results)
+    original = claims.check_claim(reference, grid_results, claims.ORIGINAL_VIEW)
+    assert defaults.outcome == Outcome.REPRODUCED
+    assert [check.grid for check in original.checks] == ["original_gmm + original_trpo"] * 2
+    over_gmm, over_gaussian = original.checks
+    assert set(over_gmm.tasks) == {"HalfCheetah-v4", "Ant-v4"}  # where both run
+    assert over_gmm.outcome == Outcome.NOT_REPRODUCED  # the flow's --original runs are low
+    assert len(over_gaussian.tasks) == 6 and over_gaussian.outcome == Outcome.NOT_REPRODUCED
+    assert original.outcome == Outcome.NOT_REPRODUCED
+    acktr = claims.check_claim(claim("flow > gaussian", env="Ant", algorithm="acktr"),
+                               grid_results, claims.ORIGINAL_VIEW)
+    assert acktr.outcome == Outcome.NOT_TESTED and "--original" in acktr.note

@@ -96,3 +96,34 @@ def test_trpo_tables_give_final_episode_lengths_and_iterations_without_a_step(tm
            for policy in ("gaussian", "flow")}
     assert "| 1000 | 0% |" in row["gaussian"] and "| 1000 | 33% |" in row["flow"]
     assert "| Walker2d-v4 | flow | 0 | - | - | - |" in "\n".join(lines)
+
+
+def test_the_original_codes_runs_are_set_beside_the_ports(tmp_path):
+    """original_code's Walker2d Gaussian (1000 + seed, a constant logged entropy, 10% more
+    env steps than it counted) against the port's --original runs (just above: consistent)
+    and the port's defaults (3000 + seed: port higher)."""
+    root = str(tmp_path / "results")
+    for grid, base in (("fig3_trpo", 3000.0), ("original_trpo", 1000.5)):
+        for member in load_grid(grid).members(policies=["gaussian"]):
+            if member.env == "Walker2d-v4":
+                write_fake_result(root, grid, member, base + member.seed)
+    for member in load_grid("original_code").members(policies=["gaussian"]):
+        if member.env == "Walker2d-v4":
+            returns = np.minimum(np.linspace(0.0, 1100.0, 110), 1000.0) + member.seed
+            run_dir = write_fake_run(os.path.join(root, "original_code", member.name),
+                                     member_config(member.flags), [member.num_timesteps],
+                                     [[(r, 10_000) for r in returns]])
+            with open(os.path.join(run_dir, "progress.csv"), "w") as file:
+                file.write(f"EpRewMean,TimestepsSoFar,TimeElapsed,entropy\n"
+                           f"0.0,{member.num_timesteps},1.0,8.51363\n")
+    page_path = str(tmp_path / "docs" / "results.md")
+    write_results_page(root, page_path, str(tmp_path / "docs" / "results"))
+    page = open(page_path).read()
+    parity = page.split("## Parity with the original code")[1].split("\n## ")[0]
+    consistent, higher = (next(line for line in parity.splitlines()
+                               if line.startswith(f"| trpo | Walker2d-v4 | gaussian | {grid} |"))
+                          for grid in ("original_trpo", "fig3_trpo"))
+    assert "| 3 / 3 |" in consistent and consistent.endswith("| consistent |")
+    assert higher.endswith("| port higher |") and "p = 0.050" in higher
+    assert "log an entropy between 8.51363 and 8.51363 in every one of their 3" in page
+    assert "these runs took 1,100,000 env steps on average" in page

@@ -16,6 +16,8 @@ A grid file holds:
                   how: its members are compared with that grid's same algorithm, env, policy
   frozen          (optional) true: the runs are made elsewhere (e.g. with older code);
                   run.reproduce only harvests them, never runs them
+  original_code   (optional) true: its runs are the ORIGINAL code's own (frozen; made by
+                  parity/run_original_grid.py), set beside the port's on the results page
 
 A grid expands into members named `{algorithm}-{env}-{policy}-seed{seed}` (Figure 6's add
 `-maxkl{max_kl:.6f}`); a member's runs live in logs/grids/<grid>/<member>/ and its harvested
@@ -81,6 +83,7 @@ class Grid:
     compare_with: Optional[str] = None
     variant: Optional[str] = None
     frozen: bool = False
+    original_code: bool = False
 
     def members(self, seeds: Optional[Sequence[int]] = None,
                 policies: Optional[Sequence[str]] = None) -> List[GridMember]:

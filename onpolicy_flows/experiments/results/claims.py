@@ -10,6 +10,11 @@ not the Humanoid grid's, which has no GMM), either with the original's defaults 
 gives one check per grid: on one task, the final returns of A's and B's runs; on several, the
 [seeds, tasks] matrices of the seeds that finished every task, so P(A > B) is averaged over
 tasks, with the per-task checks behind it kept in `Check.per_task`.
+
+Each claim is decided twice: with the port's defaults (the grids above), and as the original
+code ran it (ORIGINAL_VIEW): on the runs of the grids whose flags include `--original`
+(`is_original`), pooled per algorithm, each pair of policies on the claim's tasks where both
+are declared.
 """
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -23,6 +28,7 @@ from onpolicy_flows.experiments.results.verdicts import (NO_BIG_GAIN, ORDERING, 
                                                          Outcome, combine, judge)
 
 DEFAULT_SETTINGS, RANDOM_MAX_KL = "default settings", "random max_kl"
+DEFAULTS_VIEW, ORIGINAL_VIEW = "the port's defaults", "as the original code ran it"
 
 
 @dataclass(frozen=True)
@@ -116,29 +122,65 @@ def make_check(grid_name: str, tasks: Sequence[str], better: str, worse: str, ki
                  (len(scores_a), len(scores_b)), means, evidence, verdict, tuple(per_task))
 
 
-def check_pair(grid: Grid, tasks: Sequence[str], results: Sequence[MemberResult],
+def check_pair(grid_name: str, tasks: Sequence[str], results: Sequence[MemberResult],
                kind: str, better: str, worse: str) -> Check:
-    """A against B on `tasks` of `grid` (with the per-task checks when there are several)."""
-    per_task = [check_pair(grid, [env], results, kind, better, worse)
+    """A against B on `tasks` of the grid(s) `grid_name` (with the per-task checks when there
+    are several)."""
+    per_task = [check_pair(grid_name, [env], results, kind, better, worse)
                 for env in tasks] if len(tasks) > 1 else []
-    return make_check(grid.name, tasks, better, worse, kind,
+    return make_check(grid_name, tasks, better, worse, kind,
                       score_matrix(results, tasks, better), score_matrix(results, tasks, worse),
                       per_task)
 
 
-def check_claim(reference: ReferenceResult, grid_results: GridResults) -> ClaimVerdict:
-    """The verdict of one claim (NOT_TESTED, with a note, when no grid can check it)."""
+def is_original(grid: Grid) -> bool:
+    """Whether the grid runs the port with `--original`."""
+    return bool(grid.flags.get("original"))
+
+
+def original_checks(reference: ReferenceResult, grid_results: GridResults) -> List[Check]:
+    """The claim's checks on the pooled runs of the `--original` grids of its algorithm: each
+    pair of policies on the claim's tasks where those grids declare both."""
+    if reference.checked_on != DEFAULT_SETTINGS:
+        return []
+    grids = sorted(((grid, results) for grid, results in grid_results.values()
+                    if is_original(grid) and grid.algorithm == reference.algorithm),
+                   key=lambda item: item[0].name)
+    name = " + ".join(grid.name for grid, _ in grids)
+    pooled = [result for _, results in grids for result in results]
+    declared = {(env, policy) for grid, _ in grids for env in grid.envs
+                for policy in grid.policies}
+    envs = list(dict.fromkeys(env for grid, _ in grids for env in grid.envs))
+    kind, pairs = parse_compare(reference.compare)
+    checks = []
+    for better, worse in pairs:
+        tasks = [env for env in envs
+                 if (reference.env == "*" or task_name(env) == task_name(reference.env))
+                 and (env, better) in declared and (env, worse) in declared]
+        if tasks:
+            checks.append(check_pair(name, tasks, pooled, kind, better, worse))
+    return checks
+
+
+def check_claim(reference: ReferenceResult, grid_results: GridResults,
+                view: str = DEFAULTS_VIEW) -> ClaimVerdict:
+    """The verdict of one claim in `view` (DEFAULTS_VIEW or ORIGINAL_VIEW); NOT_TESTED, with
+    a note, when no grid can check it."""
     if reference.compare is None:
         return ClaimVerdict(reference, [], Outcome.NOT_TESTED,
                             "no grid is declared for this claim")
-    kind, pairs = parse_compare(reference.compare)
-    checks = [check_pair(grid, tasks, results, kind, better, worse)
-              for grid, tasks, results in claim_grids(reference, grid_results)
-              for better, worse in pairs]
+    if view == ORIGINAL_VIEW:
+        checks = original_checks(reference, grid_results)
+        missing = f"no --original grid runs {reference.algorithm} on {reference.env}"
+    else:
+        kind, pairs = parse_compare(reference.compare)
+        checks = [check_pair(grid.name, tasks, results, kind, better, worse)
+                  for grid, tasks, results in claim_grids(reference, grid_results)
+                  for better, worse in pairs]
+        missing = (f"no grid runs {reference.algorithm} on {reference.env} with "
+                   f"{reference.checked_on}")
     if not checks:
-        return ClaimVerdict(reference, [], Outcome.NOT_TESTED,
-                            f"no grid runs {reference.algorithm} on {reference.env} with "
-                            f"{reference.checked_on}")
+        return ClaimVerdict(reference, [], Outcome.NOT_TESTED, missing)
     return ClaimVerdict(reference, checks, combine(check.outcome for check in checks))
 
 

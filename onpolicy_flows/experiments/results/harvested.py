@@ -22,7 +22,8 @@ class MemberResult:
     training, `git_commit` of the code that ran it (as its config.json records),
     `skipped_steps` the fraction of iterations that took no policy step (None where the
     algorithm does not log it: ACKTR, PPO), `final_length` the mean length (env steps) of
-    the episodes behind `final`."""
+    the episodes behind `final`, `env_steps` the run's env steps when its last episode ended
+    (more than the budget where it counted its steps the original's way)."""
     member: GridMember
     curve: np.ndarray
     final: float
@@ -30,6 +31,7 @@ class MemberResult:
     git_commit: Optional[str]
     skipped_steps: Optional[float] = None
     final_length: float = float("nan")
+    env_steps: float = float("nan")
 
 
 def load_member_result(path: str, member: GridMember) -> MemberResult:
@@ -39,7 +41,8 @@ def load_member_result(path: str, member: GridMember) -> MemberResult:
     return MemberResult(member, episodes.binned_returns(run, budget),
                         episodes.final_return(run, budget), last_logged(progress, ELAPSED_KEY),
                         read_config(path).get("git_commit"), skipped_step_fraction(progress),
-                        episodes.final_length(run, budget))
+                        episodes.final_length(run, budget),
+                        float(run.ends.max()) if len(run.ends) else float("nan"))
 
 
 def load_grid_results(results_root: str, grid: Grid) -> List[MemberResult]:

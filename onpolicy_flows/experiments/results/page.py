@@ -13,19 +13,29 @@ import numpy as np
 from onpolicy_flows.runs.progress import format_duration
 from onpolicy_flows.experiments import episodes
 from onpolicy_flows.experiments.figures import kl_ball
-from onpolicy_flows.experiments.results.claims import (ClaimVerdict, Check, GridResults, check_claim,
-                                               compare_variant)
+from onpolicy_flows.experiments.results.claims import (ORIGINAL_VIEW, ClaimVerdict, Check,
+                                                       GridResults, check_claim,
+                                                       compare_variant)
 from onpolicy_flows.experiments.grids.grid import Grid, load_all_grids
 from onpolicy_flows.experiments.reference import (ReferenceResult, load_reference_results,
                                                   references_for)
 from onpolicy_flows.experiments.results.harvested import (MemberResult, by_task_and_policy, finals,
                                                 finals_by_task_and_policy, group_results,
                                                 load_grid_results)
+from onpolicy_flows.experiments.grids.harvest import result_dir
+from onpolicy_flows.experiments.results.parity import CONSISTENT, parity_checks
+from onpolicy_flows.experiments.runs import read_progress
 from onpolicy_flows.experiments.results.page_figures import draw_grid_curves, draw_max_kl_quantiles
 from onpolicy_flows.experiments.results.statistics import Estimate, final_estimates
-from onpolicy_flows.experiments.results.verdicts import MIN_RUNS, RULE, Evidence, Outcome
+from onpolicy_flows.experiments.results.verdicts import ALPHA, MIN_RUNS, RULE, Evidence, Outcome
 
 QUANTILE_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
+ORIGINAL_VIEW_NOTE = ("the Gaussian TRPO's std fixed at 1, the original's GMM log-density and "
+                      "LayerNorm second derivatives, dropped batches, time limits as "
+                      "terminations, the original's timestep counts and ACKTR's weight-decay "
+                      "damping and 2500-step flow batch; docs/divergences.md. Its grids' runs "
+                      "are pooled per algorithm, each pair of policies checked on the tasks "
+                      "where both run")
 VARIANT_READINGS = {Outcome.REPRODUCED: "variant ends higher",
                     Outcome.NOT_REPRODUCED: "variant ends lower",
                     Outcome.INCONCLUSIVE: "no clear difference"}
@@ -118,25 +128,33 @@ def check_text(check: Check) -> str:
             f"{evidence_text(check.evidence)}, runs {check.runs[0]} vs {check.runs[1]}")
 
 
-def claims_section(verdicts: Sequence[ClaimVerdict],
+def claims_section(verdicts: Sequence[ClaimVerdict], original_verdicts: Sequence[ClaimVerdict],
                    grid_results: GridResults) -> str:
     rows, check_rows = [], []
-    for index, verdict in enumerate(verdicts, start=1):
+    for index, (verdict, original) in enumerate(zip(verdicts, original_verdicts), start=1):
         reference = verdict.reference
         why = "<br>".join(check_text(check) for check in verdict.checks) or verdict.note
+        why_original = "<br>".join(check_text(check) for check in original.checks) or \
+            original.note
         rows.append(f"| {index} | {reference.claim} | {reference.algorithm} | "
                     f"{reference.env} | {steps_text(reference.timesteps)} | "
-                    f"**{verdict.outcome.value}** | {why} |")
-        for check in verdict.checks:
-            steps = steps_text(grid_results[check.grid][0].num_timesteps)
+                    f"**{verdict.outcome.value}** | {why} | **{original.outcome.value}** | "
+                    f"{why_original} |")
+        for check in [*verdict.checks, *original.checks]:
+            steps = steps_text(max(grid_results[name][0].num_timesteps
+                                   for name in check.grid.split(" + ")))
             check_rows.append(check_row(index, check, ", ".join(check.tasks), steps))
             check_rows += [check_row(index, part, f"&nbsp;&nbsp;{part.tasks[0]} alone", steps)
                            for part in check.per_task]
     return "\n".join([
         "## The paper's claims",
         "",
-        "| # | claim | algorithm | task (paper) | paper's steps | verdict | evidence |",
-        "|---:|---|---|---|---:|---|---|",
+        "Each claim is decided twice: with the port's defaults, and as the original code ran "
+        f"it: every policy with `--original` ({ORIGINAL_VIEW_NOTE}).",
+        "",
+        "| # | claim | algorithm | task (paper) | paper's steps | verdict, port's defaults | "
+        "evidence | verdict, as the original code ran it | evidence |",
+        "|---:|---|---|---|---:|---|---|---|---|",
         *rows,
         "",
         "The checks behind the verdicts (a check over several tasks is followed by its "
@@ -157,6 +175,70 @@ def check_row(index: int, check: Check, tasks: str, steps: str) -> str:
 
 def steps_text(timesteps) -> str:
     return f"{timesteps:.0e}".replace("e+0", "e") if timesteps else "-"
+
+
+def log_std_section(grid_results: GridResults, results_root: str) -> str:
+    """The finding that the original's TRPO Gaussian never trained its std: its sources, what
+    the original code's own Gaussian runs here log, and where the port measures it."""
+    entropies = np.concatenate([logged(results_root, grid, result, "entropy")
+                                for grid, results in grid_results.values() if grid.original_code
+                                and grid.algorithm == "trpo"
+                                for result in results if result.member.policy == "gaussian"]
+                               or [np.zeros(0)])
+    entropies = entropies[np.isfinite(entropies)]
+    if len(entropies):
+        measured = (f"Measured: the original code's own TRPO Gaussian runs here (grid "
+                    f"original_code) log an entropy between {entropies.min():.5f} and "
+                    f"{entropies.max():.5f} in every one of their {len(entropies)} "
+                    "iterations: (d/2)(1 + log 2 pi) for the action dimension d, a unit std "
+                    "that never moves.")
+    else:
+        measured = "The original code's own TRPO Gaussian runs (grid original_code) are not in yet."
+    return "\n".join([
+        "### The original's TRPO Gaussian never learnt its std", "",
+        "Facts, each in the sources: the original's flow and GMM runners call `U.mean`, "
+        "`U.sum` and `U.dense` of baselines' `common/tf_util.py`, which baselines removed in "
+        "commit 9fa8e1b (2018-01-25 18:33), so the original ran on a baselines from before it "
+        "(parity/README.md). Its Gaussian runner "
+        "(`other_baselines/trpo_gaussian/trpo_mpi.py`) trains only the variables whose second "
+        "name component starts with `pol`, and that baselines' `ppo1/mlp_policy.py` creates "
+        "the log-std at `pi/logstd`, outside the filter: openai/baselines issue #262 (\"TRPO "
+        "bug\"), fixed by commit ebb8aff three hours after 9fa8e1b. The GMM's log-stds "
+        "(`pi/policy/forward/logstd_k`) and all of the flow's parameters pass their runners' "
+        "filters; ACKTR's Gaussian (every variable with \"pi\" in its name) trains its "
+        "log-std.", "",
+        measured, "",
+        "Inferred, not measured: the paper's TRPO Gaussian baseline explored with std 1 "
+        "throughout. The port restores it with `--log-std fixed` (grid fixed_std, and every "
+        "Gaussian with `--original`); the variant table below and the claims' second verdict "
+        "show what it changes."])
+
+
+def logged(results_root: str, grid: Grid, result: MemberResult, key: str) -> np.ndarray:
+    """Column `key` [rows] of a harvested run's progress.csv (empty if it has none)."""
+    path = result_dir(results_root, grid.name, result.member.name)
+    return read_progress(path).get(key, np.zeros(0))
+
+
+def parity_section(grid_results: GridResults) -> str:
+    checks = parity_checks(grid_results)
+    lines = ["## Parity with the original code", "",
+             "The original code's own runs (parity/: onpolicybaselines and the baselines of "
+             "January 2018 on today's TensorFlow, unchanged but for a two-line patch) beside "
+             "the port's runs of the same algorithm, task and policy, with `--original` and "
+             "with the port's defaults. P(port > original) as for the claims; the port is "
+             f"**{CONSISTENT}** with the original when the interval contains 0.5 or the "
+             f"permutation test gives p > {ALPHA}.", ""]
+    if not checks:
+        return "\n".join(lines + ["No run of the original code is in yet."])
+    lines += ["| algorithm | task | policy | port's grid | runs port / original | "
+              "mean final port / original | P(port > original) [95% CI], p | reading |",
+              "|---|---|---|---|---:|---:|---|---|"]
+    lines += [f"| {check.algorithm} | {check.env} | {check.policy} | {check.port_grid} | "
+              f"{check.runs[0]} / {check.runs[1]} | {number(check.means[0])} / "
+              f"{number(check.means[1])} | {evidence_text(check.evidence)} | "
+              f"{check.reading} |" for check in checks]
+    return "\n".join(lines)
 
 
 def disagreements_section(verdicts: Sequence[ClaimVerdict], grid_results: GridResults) -> str:
@@ -286,6 +368,12 @@ def grid_section(grid: Grid, results: Sequence[MemberResult], figure: Optional[s
         lines += [f"![{grid.name}]({figure})", ""]
     if grid.compare_with:
         lines += [f"Dashed: {grid.variant}; solid: the same policy in {grid.compare_with}.", ""]
+    env_steps = np.nanmean([result.env_steps for result in results])
+    if env_steps > 1.01 * grid.num_timesteps:
+        lines += [f"Counted the original's way, these runs took {env_steps:,.0f} env steps on "
+                  f"average (their monitor files, at the last finished episode) to count "
+                  f"{grid.num_timesteps:,}; every return here is read at equal env steps, up "
+                  f"to {grid.num_timesteps:,}.", ""]
     return "\n".join(lines + [final_returns_table(grid, results, references), ""])
 
 
@@ -335,8 +423,10 @@ def write_results_page(results_root: str, page_path: str, figures_dir: str) -> L
     grid_results = {name: (grid, load_grid_results(results_root, grid))
                     for name, grid in load_all_grids().items()}
     references = load_reference_results()
-    verdicts = [check_claim(reference, grid_results)
-                for reference in references if reference.claim is not None]
+    claimed = [reference for reference in references if reference.claim is not None]
+    verdicts = [check_claim(reference, grid_results) for reference in claimed]
+    original_verdicts = [check_claim(reference, grid_results, ORIGINAL_VIEW)
+                         for reference in claimed]
     written, curve_sections = [], []
     link = lambda path: os.path.relpath(path, os.path.dirname(page_path))  # noqa: E731
     for grid, results in ordered(grid_results):
@@ -354,7 +444,9 @@ def write_results_page(results_root: str, page_path: str, figures_dir: str) -> L
                                                references))
         written += [figure] if figure else []
     page = "\n\n".join([header(grid_results), completeness_section(grid_results),
-                        claims_section(verdicts, grid_results),
+                        claims_section(verdicts, original_verdicts, grid_results),
+                        log_std_section(grid_results, results_root),
+                        parity_section(grid_results),
                         disagreements_section(verdicts, grid_results),
                         "## Learning curves and final returns", *curve_sections,
                         kl_ball_section(results_root)]) + "\n"

@@ -55,9 +55,10 @@ RULE = (f"The evidence for \"A is better than B\" is P(A > B), the probability t
         f"either side is always inconclusive: {MIN_RUNS} a side is the fewest with which the "
         f"permutation test can reach p = {ALPHA} on one task (1 / C(6, 3) = 0.05, when every "
         f"run of one side ends above every run of the other; with a bootstrap interval that "
-        f"then collapses to a point); 4 a side can reach 0.014, 5 a side 0.004. A claim checked several times (several pairs of policies or "
-        f"several grids) is reproduced when every check is, not reproduced when any check is "
-        f"not, and inconclusive otherwise.")
+        f"then collapses to a point); 4 a side can reach 0.014, 5 a side 0.004. A claim "
+        f"checked several times (several pairs of policies or several grids) is reproduced "
+        f"when every check is, not reproduced when any check is not, and inconclusive "
+        f"otherwise.")
 
 
 def outcome(kind: str, evidence: Evidence) -> Outcome:
