@@ -194,3 +194,26 @@ def test_compiling_the_actor_ahead_changes_nothing():
                       if key not in ("TimeElapsed", "fps", "TimeLeft")} for _ in range(2)])
         learner.close()
     assert rows[0] == rows[1]
+
+
+def test_per_step_normalisation_feeds_the_networks_what_the_envs_normalised(tmp_path):
+    """--normalizer-updates per-step: the statistics count every step and reset, the policy
+    and value function do not normalise again, and a replay normalises raw observations with
+    the saved statistics; it takes one env, as the original."""
+    config = _config(iterations=2, normalizer_updates="per-step", reset_running_return=False)
+    learner = _learner(config)
+    before = learner.obs_normalizer.count.numpy()
+    for _ in range(2):
+        learner.iterate()
+    # every step and reset but an episode's last observation
+    assert learner.obs_normalizer.count.numpy() - before == 2 * 512
+    assert learner.policy.obs_normalizer is None
+    assert learner.value_function.obs_normalizer is None
+    observation = learner.env.reset(seed=0)[0]
+    act = learner.evaluation_actor(deterministic=True)
+    expected = learner.policy.deterministic_action(
+        learner.obs_normalizer.normalize(observation[None].astype(np.float32))).numpy()[0]
+    np.testing.assert_allclose(act(observation), expected, rtol=1e-4, atol=1e-5)
+    learner.close()
+    with pytest.raises(UserError, match="--envs-per-rank 1"):
+        _config(normalizer_updates="per-step", envs_per_rank=2)

@@ -67,3 +67,46 @@ def test_rewards_are_divided_by_the_std_of_the_discounted_return(reset):
     np.testing.assert_allclose(normalizer.running_returns,
                                np.where(flat_ends[:, -1] & reset, 0.0, returns[:, -1]))
     assert float(normalizer.returns_rms.count) == pytest.approx(PRIOR_COUNT + 160)
+
+
+def test_per_step_normalisation_is_the_original_vecnormalize_on_one_env():
+    """Every observation (the reset's too, not an episode's last) joins the statistics before
+    it is standardised with them; every reward extends a running return that never
+    restarts, joins its statistics, and is divided by their std; the Monitor's raw episode
+    return passes."""
+    import gymnasium as gym
+
+    from onpolicy_flows.envs.factory import make_env
+    from onpolicy_flows.ppo.vec_normalize import StepNormalization
+    gamma, clip = 0.99, 10.0
+    raw = make_env("Pendulum-v1", seed=3, env_kwargs={"max_episode_steps": 5})
+    wrapped = StepNormalization(make_env("Pendulum-v1", seed=3,
+                                         env_kwargs={"max_episode_steps": 5}),
+                                observation_normalizer(3, clip),
+                                ReturnNormalizer(1, gamma, clip, reset_at_episode_end=False))
+    seen, returns, running = [raw.reset(seed=3)[0]], [], 0.0
+    normalised = [wrapped.reset(seed=3)[0]]
+    mean, variance = _prior_moments(np.array(seen))
+    np.testing.assert_allclose(normalised[0], (seen[0] - mean) / np.sqrt(variance + EPSILON),
+                               rtol=1e-3, atol=1e-3)
+    rng = np.random.default_rng(0)
+    for step in range(8):
+        action = rng.uniform(-2, 2, size=1).astype(np.float32)
+        observation, reward, terminated, truncated, info = raw.step(action)
+        got, scaled, *_, wrapped_info = wrapped.step(action)
+        if not truncated:
+            seen.append(observation)
+        running = gamma * running + reward
+        returns.append(running)
+        mean, variance = _prior_moments(np.array(seen))
+        np.testing.assert_allclose(got, np.clip((observation - mean) /
+                                                np.sqrt(variance + EPSILON), -clip, clip),
+                                   rtol=1e-3, atol=1e-3)  # float32 over a small std
+        _, return_variance = _prior_moments(np.array(returns))
+        assert scaled == pytest.approx(np.clip(reward / np.sqrt(return_variance + EPSILON),
+                                               -clip, clip), rel=1e-6)
+        if truncated:  # the fifth step: the raw episode return reaches info
+            assert wrapped_info["episode"]["r"] == pytest.approx(info["episode"]["r"])
+            seen.append(raw.reset()[0])
+            normalised.append(wrapped.reset()[0])
+    assert isinstance(wrapped, gym.Wrapper)

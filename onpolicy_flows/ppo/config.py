@@ -9,6 +9,7 @@ from onpolicy_flows.common.config import option, require
 from onpolicy_flows.envs.factory import env_kwargs_option, env_name_in_paths
 from onpolicy_flows.common.seeding import MAX_ENVS_PER_RANK
 from onpolicy_flows.policies import POLICY_CLASSES, PolicyConfig
+from onpolicy_flows.ppo.vec_normalize import NORMALIZER_UPDATES
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ class PPOConfig:
     bootstrap_truncation: bool = option(
         True, "bootstrap from V(final observation) when the time limit cuts an episode "
               "(--no-bootstrap-truncation: treat it as termination, as the original does)")
+    normalizer_updates: str = option(
+        "per-batch", "when the observation and return statistics take new data: once per "
+        "batch after collecting it (the policy and value function normalise raw observations "
+        "themselves), or at every env step as the original's VecNormalize did (one env, one "
+        "process; the networks then see the observations normalised while acting)",
+        choices=NORMALIZER_UPDATES)
     reset_running_return: bool = option(
         True, "restart the discounted return that scales the rewards at every episode end "
               "(--no-reset-running-return: let it run on across episodes, as the original's "
@@ -81,6 +88,11 @@ class PPOConfig:
         require(self.vf_coeff >= 0, "--vf-coeff must be >= 0")
         require(0 <= self.gamma <= 1, "--gamma must be in [0, 1]")
         require(0 <= self.lam <= 1, "--lam must be in [0, 1]")
+        require(self.normalizer_updates in NORMALIZER_UPDATES,
+                f"--normalizer-updates must be one of {', '.join(NORMALIZER_UPDATES)}")
+        require(self.normalizer_updates == "per-batch" or self.envs_per_rank == 1,
+                "--normalizer-updates per-step normalises one env, as the original: use "
+                "--envs-per-rank 1")
         require(self.obs_clip > 0, "--obs-clip must be positive")
         require(self.reward_clip > 0, "--reward-clip must be positive")
         require(len(self.vf_hidden_sizes) > 0 and min(self.vf_hidden_sizes) > 0,
@@ -96,7 +108,8 @@ class PPOConfig:
     def original_flags(policy: str) -> Dict[str, object]:
         """The flags (names without dashes) that `--original` sets, for every policy: what
         the original's ppo2 under its VecNormalize computed (docs/divergences.md)."""
-        return dict(bootstrap_truncation=False, reset_running_return=False)
+        return dict(bootstrap_truncation=False, normalizer_updates="per-step",
+                    reset_running_return=False)
 
     @property
     def run_name(self) -> str:

@@ -4,7 +4,9 @@ run it, on an env under baselines' VecNormalize).
 Each iteration, on every rank:
   1. collect a segment of `timesteps_per_batch` steps with the current policy;
   2. add its observations to the shared observation statistics, its discounted returns to
-     the shared return statistics, and divide its rewards by the return std (clipped);
+     the shared return statistics, and divide its rewards by the return std (clipped); or,
+     with `normalizer_updates` per-step (the original's), take what the env wrapper
+     normalised and scaled at every step;
   3. estimate advantages with GAE(gamma, lambda) on the scaled rewards, and keep the value
      predictions and log-densities of the networks before the update;
   4. run `epochs` passes over shuffled minibatches, one Adam step on the clipped loss of
@@ -39,7 +41,9 @@ from onpolicy_flows.common.seeding import (
 )
 from onpolicy_flows.runs.training import train
 from onpolicy_flows.common.value_function import ValueFunction
-from onpolicy_flows.ppo.vec_normalize import ReturnNormalizer, observation_normalizer
+from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.ppo.vec_normalize import (ReturnNormalizer, StepNormalization,
+                                              observation_normalizer)
 from onpolicy_flows.policies import make_policy
 from onpolicy_flows.policies.base import CompiledActor, raw_observation_actor
 from onpolicy_flows.ppo.config import PPOConfig
@@ -68,12 +72,21 @@ class PPOLearner:
         self.return_normalizer = ReturnNormalizer(len(self.envs), config.gamma,
                                                   config.reward_clip,
                                                   config.reset_running_return)
+        self.per_step = config.normalizer_updates == "per-step"
+        if self.per_step and env is None:  # training envs normalise what the networks see
+            if mpi.world_size() > 1:
+                raise UserError("--normalizer-updates per-step is single-process, as the "
+                                "original's VecNormalize: run PPO without mpirun")
+            self.envs = [StepNormalization(self.env, self.obs_normalizer,
+                                           self.return_normalizer)]
+        # Per batch, the networks normalise raw observations themselves; per step, the envs.
+        network_normalizer = None if self.per_step else self.obs_normalizer
         box = (self.env.action_space.low, self.env.action_space.high)  # for bounded policies
         # Same initial weights on every rank (seeded by the base seed), broadcast anyway.
-        self.policy = make_policy(config.policy, obs_dim, act_dim, self.obs_normalizer,
+        self.policy = make_policy(config.policy, obs_dim, act_dim, network_normalizer,
                                   seed=config.seed, name="policy", action_bounds=box)
         self.policy.noise.reset_from_seed(self.seed)  # but each rank samples its own noise
-        self.value_function = ValueFunction(obs_dim, self.obs_normalizer,
+        self.value_function = ValueFunction(obs_dim, network_normalizer,
                                             config.vf_hidden_sizes, seed=config.seed + 1)
         self.optimizer = MpiAdam(
             [*self.policy.trainable_variables, *self.value_function.trainable_variables],
@@ -101,8 +114,14 @@ class PPOLearner:
                                                  int(self.progress.iteration))
 
     def evaluation_actor(self, deterministic: bool):
-        """Raw env observation [obs_dim] -> env action [act_dim], for replays."""
-        return raw_observation_actor(self.policy, deterministic)
+        """Raw env observation [obs_dim] -> env action [act_dim], for replays (normalised with
+        the saved statistics, not updating them, where the envs normalised per step)."""
+        act = raw_observation_actor(self.policy, deterministic)
+        if not self.per_step:
+            return act
+        normalize = self.obs_normalizer.normalize
+        return lambda observation: act(normalize(np.asarray(observation, np.float32)[None])
+                                       .numpy()[0])
 
     def iterate(self) -> Dict[str, float]:
         """One PPO iteration: collect, normalise, estimate advantages, minibatch epochs, log."""
@@ -111,8 +130,11 @@ class PPOLearner:
             self.collector.actor.compile_while_tracing(self.update.compiled_functions)
             self._compile_ahead = False
         segment = self.collector.collect()
-        self.obs_normalizer.update(Segment.flat(segment.observations))
-        rewards = self.return_normalizer.scale(segment.rewards, segment.episode_ends)
+        if self.per_step:  # the envs normalised and scaled every step
+            rewards = segment.rewards
+        else:
+            self.obs_normalizer.update(Segment.flat(segment.observations))
+            rewards = self.return_normalizer.scale(segment.rewards, segment.episode_ends)
         batch = self._batch(segment, rewards)
         losses, _ = keep_if_finite(
             self.policy.trainable_variables + self.value_function.trainable_variables

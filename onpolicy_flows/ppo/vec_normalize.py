@@ -1,5 +1,6 @@
 """Observation and reward normalisation as baselines' `VecNormalize` does it for ppo2, with the
-statistics shared by all MPI ranks and updated once per batch.
+statistics shared by all MPI ranks and updated once per batch, or (`StepNormalization`, one
+env of one process) at every step, as the original's VecNormalize did.
 
 Observations are standardised with their running mean and variance and clipped to
 [-obs_clip, obs_clip]. Rewards are divided by the running standard deviation of the
@@ -7,6 +8,7 @@ discounted return accumulated along each environment's episodes (not centred), t
 to [-reward_clip, reward_clip]. Both statistics start from a prior of mean 0 and variance 1
 weighted as 1e-4 samples, and standard deviations are sqrt(variance + 1e-8), as there.
 """
+import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
@@ -59,3 +61,39 @@ class ReturnNormalizer(tf.Module):
         self.returns_rms.update(returns.reshape(-1, 1))
         std = float(self.returns_rms.std.numpy()[0])
         return np.clip(rewards / std, -self.clip, self.clip)
+
+
+NORMALIZER_UPDATES = ("per-batch", "per-step")
+
+
+class StepNormalization(gym.Wrapper):
+    """The original's VecNormalize around one env: every observation (a reset's included)
+    first updates `observations`, then is standardised and clipped with it, except an
+    episode's last one, which the original's auto-resetting env never showed its
+    VecNormalize (it is standardised without joining the statistics); every reward
+    first extends the running return, whose statistics (`returns`) it updates, then is
+    divided by their std and clipped (`ReturnNormalizer.scale` on one step). The episode
+    statistics in `info` stay those of the Monitor inside, in raw rewards. Statistics are
+    this process's own (one env, one rank)."""
+
+    def __init__(self, env: gym.Env, observations: RunningMeanStd, returns: ReturnNormalizer):
+        super().__init__(env)
+        self.observations = observations
+        self.returns = returns
+
+    def reset(self, **kwargs):
+        observation, info = self.env.reset(**kwargs)
+        return self._normalized(observation), info
+
+    def step(self, action):
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        scaled = self.returns.scale(np.array([[reward]], np.float64),
+                                    np.array([[terminated or truncated]]))
+        normalized = self._normalized(observation, update=not (terminated or truncated))
+        return normalized, float(scaled[0, 0]), terminated, truncated, info
+
+    def _normalized(self, observation: np.ndarray, update: bool = True) -> np.ndarray:
+        """[obs_dim] float32, after adding `observation` to the statistics if `update`."""
+        if update:
+            self.observations.update(observation[None])
+        return self.observations.normalize(np.asarray(observation, np.float32)[None]).numpy()[0]
