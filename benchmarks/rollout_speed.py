@@ -9,9 +9,9 @@ import time
 
 import numpy as np
 
+from onpolicy_flows.common.seeding import configure_tensorflow_threads
 from onpolicy_flows.envs.factory import make_env
 from onpolicy_flows.envs.rollout import SegmentCollector
-from onpolicy_flows.common.seeding import configure_tensorflow_threads
 from onpolicy_flows.policies import POLICY_CLASSES, PolicyConfig
 from onpolicy_flows.policies.base import CompiledActor
 from onpolicy_flows.trpo_mpi import TRPOConfig, TRPOLearner

@@ -11,9 +11,9 @@ import re
 
 import numpy as np
 
-from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.replay.recording import QUALITIES, RenderRequest, RenderSettings
+from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
 
 MAX_SIDE = 4096  # pixels
 

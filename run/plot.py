@@ -2,10 +2,10 @@
 `python -m run.plot logs/ --out plots/hopper --budget 1e6 --reference`."""
 import argparse
 
-from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.experiments.figures.comparison import compare_runs
 from onpolicy_flows.experiments.figures.curves import GRID_POINTS
+from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
 
 
 def main():

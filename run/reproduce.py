@@ -15,11 +15,11 @@ import argparse
 import shlex
 import sys
 
-from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.experiments.grids import reproduce
 from onpolicy_flows.experiments.grids.grid import grid_names, load_grid
 from onpolicy_flows.experiments.grids.harvest import size_warning
+from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
 
 
 def parse_args():

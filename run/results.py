@@ -6,9 +6,9 @@ each of the paper's claims, and what is still missing.
   python -m run.results --results-root results --page docs/results.md --figures docs/results"""
 import argparse
 
-from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
 from onpolicy_flows.experiments.grids.harvest import size_warning
 from onpolicy_flows.experiments.results.page import write_results_page
+from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
 
 
 def main():

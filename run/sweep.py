@@ -13,10 +13,10 @@ import os
 
 import numpy as np
 
-from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.experiments.figures import sweep_figures
 from onpolicy_flows.experiments.grids import sweep
+from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
 
 
 def parse_args():

@@ -11,11 +11,11 @@ import os
 
 import numpy as np
 
-from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
 from onpolicy_flows.common.config import provenance
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.common.seeding import configure_tensorflow_threads
 from onpolicy_flows.experiments.figures import bandits, kl_ball
+from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
 
 FIGURES = ("kl_ball", "entropy", "bandit_correlated", "bandit_multimodal")
 

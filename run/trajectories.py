@@ -6,8 +6,8 @@ Replays each run's latest checkpoint (with sampling noise) and draws the centre-
 import argparse
 import os
 
-from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
 from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
 
 
 def main(argv=None):

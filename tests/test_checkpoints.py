@@ -8,12 +8,12 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import REPO_ROOT
-from onpolicy_flows.runs.checkpoints import RunCheckpoints, find_checkpoint
-from onpolicy_flows.runs.run_dir import create_run_dir
+
 from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.replay.player import load_learner
+from onpolicy_flows.runs.checkpoints import RunCheckpoints, find_checkpoint
+from onpolicy_flows.runs.run_dir import create_run_dir
 from onpolicy_flows.trpo_mpi import TRPOConfig, TRPOLearner
 
 ENV = "InvertedPendulum-v4"

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from fake_runs import fast_bootstrap  # noqa: F401 (a fixture)
 
-from onpolicy_flows.experiments.results import claims
 from onpolicy_flows.experiments.grids.grid import load_grid
 from onpolicy_flows.experiments.reference import ReferenceResult
+from onpolicy_flows.experiments.results import claims
 from onpolicy_flows.experiments.results.harvested import MemberResult
 from onpolicy_flows.experiments.results.verdicts import NO_BIG_GAIN, ORDERING, Outcome
 

@@ -5,8 +5,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO_ROOT
+
 from onpolicy_flows.acktr import ACKTRConfig
 from onpolicy_flows.common import config as config_lib
 from onpolicy_flows.common.errors import UserError

@@ -4,12 +4,13 @@ import os
 import subprocess
 
 from conftest import REPO_ROOT
+
 from onpolicy_flows import __version__
-from onpolicy_flows.common.config import from_dict, to_dict
-from onpolicy_flows.runs.run_dir import create_run_dir
-from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.acktr import ACKTRConfig
+from onpolicy_flows.common.config import from_dict, to_dict
+from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.ppo import PPOConfig
+from onpolicy_flows.runs.run_dir import create_run_dir
 from onpolicy_flows.trpo_mpi import TRPOConfig
 
 

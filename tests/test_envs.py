@@ -11,15 +11,15 @@ import warnings
 
 import numpy as np
 import pytest
-
 from conftest import REPO_ROOT
+
 from onpolicy_flows.acktr import ACKTRConfig, ACKTRLearner
-from onpolicy_flows.envs import factory as envs
-from onpolicy_flows.runs.cli import main_guard, train_from_command_line
 from onpolicy_flows.common.config import from_dict, to_dict
-from onpolicy_flows.envs.factory import BULLET_PACKAGE, make_env, resolve_env_id
 from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.envs import factory as envs
+from onpolicy_flows.envs.factory import BULLET_PACKAGE, make_env, resolve_env_id
 from onpolicy_flows.replay.player import load_learner, play_episode
+from onpolicy_flows.runs.cli import main_guard, train_from_command_line
 from onpolicy_flows.trpo_mpi import TRPOConfig, learn
 
 USER_ENV = "point_mass_env:PointMass-v0"  # tests/point_mass_env.py registers PointMass-v0

@@ -11,13 +11,13 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import REPO_ROOT
-from onpolicy_flows.runs.checkpoints import RunCheckpoints, find_checkpoint
+
 from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.policies import PolicyConfig
+from onpolicy_flows.runs.checkpoints import RunCheckpoints, find_checkpoint
 from onpolicy_flows.runs.logger import Logger
 from onpolicy_flows.runs.rollback import keep_if_finite
-from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.trpo_mpi import TRPOConfig, learn
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -86,8 +86,8 @@ def _trpo_config(tmp_path, **changes):
 
 
 def test_a_non_finite_parameter_is_never_saved(tmp_path):
-    from onpolicy_flows.trpo_mpi.trpo import TRPOLearner
     from onpolicy_flows.runs.run_dir import create_run_dir
+    from onpolicy_flows.trpo_mpi.trpo import TRPOLearner
     config = _trpo_config(tmp_path)
     run_dir = create_run_dir(config.logdir, config.run_name, config)
     learner = TRPOLearner(config, run_dir)

@@ -9,7 +9,6 @@ import tempfile
 
 import numpy as np
 import pytest
-
 from conftest import REPO_ROOT, mpirun_command
 from mpi_scripts.check_reductions import rank_data
 

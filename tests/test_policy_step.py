@@ -6,8 +6,7 @@ import tensorflow as tf
 
 from onpolicy_flows.common.flat_params import flatten
 from onpolicy_flows.policies import FlowPolicy, GaussianPolicy, GMMPolicy
-from onpolicy_flows.trpo_mpi.policy_step import PolicyBatch, StepSettings, TRPOObjective, \
-    trpo_step
+from onpolicy_flows.trpo_mpi.policy_step import PolicyBatch, StepSettings, TRPOObjective, trpo_step
 
 OBS_DIM, ACT_DIM = 3, 2
 

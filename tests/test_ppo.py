@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from onpolicy_flows.runs.checkpoints import RunCheckpoints, find_checkpoint
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.envs.rollout import Segment
-from onpolicy_flows.ppo.vec_normalize import PRIOR_COUNT
 from onpolicy_flows.policies import POLICY_CLASSES
 from onpolicy_flows.ppo import PPOConfig, PPOLearner, learn
 from onpolicy_flows.ppo.objective import clipped_losses
+from onpolicy_flows.ppo.vec_normalize import PRIOR_COUNT
 from onpolicy_flows.replay.player import replay
+from onpolicy_flows.runs.checkpoints import RunCheckpoints, find_checkpoint
 
 ENV = "InvertedPendulum-v4"
 

@@ -9,13 +9,13 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 import pytest
-
 from conftest import REPO_ROOT
+
 from onpolicy_flows.acktr import ACKTRConfig
 from onpolicy_flows.acktr import learn as acktr_learn
-from onpolicy_flows.replay.camera import agent_view, follows_agent, root_body
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.policies import PolicyConfig
+from onpolicy_flows.replay.camera import agent_view, follows_agent, root_body
 from onpolicy_flows.replay.player import load_learner
 from onpolicy_flows.trpo_mpi import TRPOConfig, learn
 from run.enjoy import parse_args

@@ -4,8 +4,7 @@ import os
 
 import numpy as np
 import pytest
-from fake_runs import (fast_bootstrap, member_config, write_fake_result,  # noqa: F401
-                       write_fake_run)
+from fake_runs import fast_bootstrap, member_config, write_fake_result, write_fake_run  # noqa: F401
 
 from onpolicy_flows.experiments.grids.grid import load_grid
 from onpolicy_flows.experiments.results.page import write_results_page

@@ -9,9 +9,9 @@ import tensorflow as tf
 
 from onpolicy_flows.acktr import ACKTRConfig
 from onpolicy_flows.acktr import learn as learn_acktr
-from onpolicy_flows.runs import checkpoints as checkpoints_module
 from onpolicy_flows.common.seeding import resumed_seed
 from onpolicy_flows.policies import PolicyConfig
+from onpolicy_flows.runs import checkpoints as checkpoints_module
 from onpolicy_flows.trpo_mpi import TRPOConfig
 from onpolicy_flows.trpo_mpi import learn as learn_trpo
 

@@ -5,8 +5,8 @@ import sys
 
 import gymnasium as gym
 import numpy as np
-
 from conftest import REPO_ROOT
+
 from onpolicy_flows.experiments.figures.trajectories import _centre_of_mass, centre_of_mass_paths
 from onpolicy_flows.trpo_mpi import TRPOConfig, learn
 

@@ -4,9 +4,16 @@ import pytest
 from fake_runs import fast_bootstrap  # noqa: F401 (a fixture)
 
 from onpolicy_flows.experiments.results.statistics import Estimate
-from onpolicy_flows.experiments.results.verdicts import (LARGE_EFFECT, NO_BIG_GAIN, ORDERING,
-                                                         Evidence, Outcome, combine, judge,
-                                                         outcome)
+from onpolicy_flows.experiments.results.verdicts import (
+    LARGE_EFFECT,
+    NO_BIG_GAIN,
+    ORDERING,
+    Evidence,
+    Outcome,
+    combine,
+    judge,
+    outcome,
+)
 
 pytestmark = pytest.mark.usefixtures("fast_bootstrap")
 

@@ -2,8 +2,8 @@
 segments from several environments per rank (TRPO, PPO)."""
 from typing import Optional
 
-from onpolicy_flows.envs.factory import make_env
 from onpolicy_flows.common.seeding import env_seed
+from onpolicy_flows.envs.factory import make_env
 
 
 def make_rank_envs(config, rank: int, run_dir: Optional[str]) -> list:

@@ -15,10 +15,10 @@ from typing import Dict, Iterable, List, Optional
 
 import numpy as np
 
-from onpolicy_flows.envs.factory import RETIRED_IDS
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.runs.run_dir import CONFIG_FILE
+from onpolicy_flows.envs.factory import RETIRED_IDS
 from onpolicy_flows.experiments.compressed import open_text, stored_path
+from onpolicy_flows.runs.run_dir import CONFIG_FILE
 
 PROGRESS_FILE = "progress.csv"
 RETURN_KEY = "EpRewMean"

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from onpolicy_flows.common.networks import Dense, MLP, normc
+from onpolicy_flows.common.networks import MLP, Dense, normc
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
 from onpolicy_flows.policies.base import Policy
 

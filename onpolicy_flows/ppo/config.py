@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import ClassVar, Dict, Tuple
 
 from onpolicy_flows.common.config import option, require
-from onpolicy_flows.envs.factory import env_kwargs_option, env_name_in_paths
 from onpolicy_flows.common.seeding import MAX_ENVS_PER_RANK
+from onpolicy_flows.envs.factory import env_kwargs_option, env_name_in_paths
 from onpolicy_flows.policies import POLICY_CLASSES, PolicyConfig
 from onpolicy_flows.ppo.vec_normalize import NORMALIZER_UPDATES
 

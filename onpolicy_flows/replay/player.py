@@ -9,10 +9,9 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from onpolicy_flows.replay.algorithms import CONFIG_CLASSES, LEARNER_CLASSES
-from onpolicy_flows.runs.checkpoints import RunCheckpoints, _read_checkpoint, find_checkpoint
-from onpolicy_flows.envs.factory import make_env
 from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.envs.factory import make_env
+from onpolicy_flows.replay.algorithms import CONFIG_CLASSES, LEARNER_CLASSES
 from onpolicy_flows.replay.frame_writer import FrameWriter, caption_text, fit
 from onpolicy_flows.replay.recording import (
     Recording,
@@ -21,6 +20,7 @@ from onpolicy_flows.replay.recording import (
     render_command,
 )
 from onpolicy_flows.replay.rendering import INSTALL_HINT
+from onpolicy_flows.runs.checkpoints import RunCheckpoints, _read_checkpoint, find_checkpoint
 from onpolicy_flows.runs.run_dir import load_config
 
 # Checkpoint entries that only training reads; a replay reads every other one (the policy and

@@ -30,8 +30,8 @@ import mujoco
 import numpy as np
 from OpenGL import GL
 
-from onpolicy_flows.replay.camera import agent_view, point_window_at_agent
 from onpolicy_flows.envs.factory import make_env
+from onpolicy_flows.replay.camera import agent_view, point_window_at_agent
 from onpolicy_flows.replay.frame_writer import FrameWriter, caption_text
 from onpolicy_flows.replay.recording import QUALITIES, Recording, RenderSettings
 

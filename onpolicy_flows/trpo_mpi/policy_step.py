@@ -14,10 +14,10 @@ import numpy as np
 import tensorflow as tf
 
 from onpolicy_flows.common import mpi
-from onpolicy_flows.trpo_mpi.cg import conjugate_gradient
 from onpolicy_flows.common.flat_params import FlatParameters, flatten
 from onpolicy_flows.common.trace_cache import TracedFunction, build_across_ranks, describe
 from onpolicy_flows.policies.base import Policy
+from onpolicy_flows.trpo_mpi.cg import conjugate_gradient
 
 ZERO = tf.UnconnectedGradients.ZERO  # e.g. the Gaussian's entropy ignores its mean net
 LOSS_NAMES = ("optimgain", "meankl", "entloss", "surrgain", "entropy")

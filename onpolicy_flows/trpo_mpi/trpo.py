@@ -15,13 +15,7 @@ import numpy as np
 
 from onpolicy_flows.common import mpi
 from onpolicy_flows.common.advantages import explained_variance, segment_gae
-from onpolicy_flows.envs.factory import space_dims
-from onpolicy_flows.runs.logger import Logger
 from onpolicy_flows.common.mpi_adam import MpiAdam
-from onpolicy_flows.runs.progress import Progress, count_segment_iteration, record_progress
-from onpolicy_flows.envs.rank_envs import make_rank_envs
-from onpolicy_flows.runs.rollback import keep_if_finite
-from onpolicy_flows.envs.rollout import Segment, SegmentCollector
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
 from onpolicy_flows.common.seeding import (
     configure_tensorflow_threads,
@@ -29,10 +23,16 @@ from onpolicy_flows.common.seeding import (
     reseed_after_resume,
     seed_everything,
 )
-from onpolicy_flows.runs.training import train
 from onpolicy_flows.common.value_function import ValueFunction
+from onpolicy_flows.envs.factory import space_dims
+from onpolicy_flows.envs.rank_envs import make_rank_envs
+from onpolicy_flows.envs.rollout import Segment, SegmentCollector
 from onpolicy_flows.policies import make_policy
 from onpolicy_flows.policies.base import CompiledActor, raw_observation_actor
+from onpolicy_flows.runs.logger import Logger
+from onpolicy_flows.runs.progress import Progress, count_segment_iteration, record_progress
+from onpolicy_flows.runs.rollback import keep_if_finite
+from onpolicy_flows.runs.training import train
 from onpolicy_flows.trpo_mpi.config import TRPOConfig
 from onpolicy_flows.trpo_mpi.policy_step import (
     PolicyBatch,

@@ -3,8 +3,8 @@ file with its parameters, its observation filter, what it collected and the logg
 import sys
 
 import numpy as np
-
 from check_trpo_sync import write_result
+
 from onpolicy_flows.acktr import ACKTRConfig, ACKTRLearner
 from onpolicy_flows.common import mpi
 from onpolicy_flows.common.flat_params import flatten

@@ -4,6 +4,7 @@ it collected and the logged rows."""
 import sys
 
 from check_trpo_sync import write_result
+
 from onpolicy_flows.common import mpi
 from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.ppo import PPOConfig, PPOLearner

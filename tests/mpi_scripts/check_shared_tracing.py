@@ -5,8 +5,8 @@ import sys
 
 import numpy as np
 import tensorflow as tf
-
 from check_reductions import write_result  # this folder is on the path of a script in it
+
 from onpolicy_flows.common import mpi
 from onpolicy_flows.common.seeding import configure_tensorflow_threads
 from onpolicy_flows.common.trace_cache import TracedFunction, build_across_ranks

@@ -5,10 +5,13 @@ from typing import Dict, List, Optional, Sequence
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.experiments.figures import curves as curves_lib
 from onpolicy_flows.experiments.figures.plotting import draw_learning_curves
-from onpolicy_flows.experiments.reference import (ReferenceResult, load_reference_results,
-                                                  references_for)
-from onpolicy_flows.experiments.runs import find_run_dirs, load_run
 from onpolicy_flows.experiments.figures.summary import claims_list, final_returns_table
+from onpolicy_flows.experiments.reference import (
+    ReferenceResult,
+    load_reference_results,
+    references_for,
+)
+from onpolicy_flows.experiments.runs import find_run_dirs, load_run
 
 
 def compare_runs(paths: Sequence[str], out_prefix: str, budget: Optional[float] = None,

@@ -8,8 +8,8 @@ import numpy as np
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.experiments.figures import curves as curves_lib
 from onpolicy_flows.experiments.figures.plotting import draw_learning_curves, draw_quantile_plots
-from onpolicy_flows.experiments.runs import Run, is_finished, load_run
 from onpolicy_flows.experiments.grids.sweep import load_members, member_run_dir
+from onpolicy_flows.experiments.runs import Run, is_finished, load_run
 
 
 def finished_runs_by_setting(sweep_dir: str) -> Dict[str, List[Run]]:

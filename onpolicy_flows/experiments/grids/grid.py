@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.runs.cli import flag_arguments
 from onpolicy_flows.experiments.grids.sweep import draw_max_kl_settings
+from onpolicy_flows.runs.cli import flag_arguments
 
 GRIDS_DIR = os.path.dirname(os.path.abspath(__file__))
 GMM_LABEL = re.compile(r"gmm-K(\d+)$")

@@ -14,10 +14,10 @@ import shutil
 import tempfile
 from typing import List, Optional
 
-from onpolicy_flows.runs.run_dir import CONFIG_FILE
 from onpolicy_flows.experiments.compressed import store
 from onpolicy_flows.experiments.episodes import MONITOR_NAME
 from onpolicy_flows.experiments.runs import PROGRESS_FILE, is_run_dir, timesteps_done
+from onpolicy_flows.runs.run_dir import CONFIG_FILE
 
 RESULTS_LIMIT_BYTES = 50 * 2 ** 20
 

@@ -29,15 +29,28 @@ from statistics import median
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.runs.progress import format_duration
 from onpolicy_flows.experiments.grids.grid import Grid, GridMember
-from onpolicy_flows.experiments.grids.harvest import (harvest_run, is_harvested, result_dir,
-                                                size_warning)
+from onpolicy_flows.experiments.grids.harvest import (
+    harvest_run,
+    is_harvested,
+    result_dir,
+    size_warning,
+)
 from onpolicy_flows.experiments.grids.launching import run_logged, training_command
-from onpolicy_flows.experiments.runs import (ELAPSED_KEY, TIMESTEP_KEY, find_run_dirs,
-                                             has_checkpoint, last_logged, read_config,
-                                             read_progress, run_dirs_in, algorithm_of,
-                                             policy_label, timesteps_done)
+from onpolicy_flows.experiments.runs import (
+    ELAPSED_KEY,
+    TIMESTEP_KEY,
+    algorithm_of,
+    find_run_dirs,
+    has_checkpoint,
+    last_logged,
+    policy_label,
+    read_config,
+    read_progress,
+    run_dirs_in,
+    timesteps_done,
+)
+from onpolicy_flows.runs.progress import format_duration
 
 LOG_FILE = "stdout.log"
 ABANDONED_DIR = "_abandoned"

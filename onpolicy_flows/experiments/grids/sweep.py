@@ -23,8 +23,8 @@ import numpy as np
 
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.experiments.grids.launching import run_logged, training_command
-from onpolicy_flows.runs.cli import flag_arguments
 from onpolicy_flows.experiments.runs import find_run_dirs, is_finished
+from onpolicy_flows.runs.cli import flag_arguments
 
 SWEEP_FILE = "sweep.json"
 LOG_FILE = "stdout.log"

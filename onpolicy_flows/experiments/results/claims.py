@@ -24,8 +24,14 @@ import numpy as np
 from onpolicy_flows.experiments.grids.grid import Grid
 from onpolicy_flows.experiments.reference import ReferenceResult, task_name
 from onpolicy_flows.experiments.results.harvested import MemberResult
-from onpolicy_flows.experiments.results.verdicts import (NO_BIG_GAIN, ORDERING, Evidence,
-                                                         Outcome, combine, judge)
+from onpolicy_flows.experiments.results.verdicts import (
+    NO_BIG_GAIN,
+    ORDERING,
+    Evidence,
+    Outcome,
+    combine,
+    judge,
+)
 
 DEFAULT_SETTINGS, RANDOM_MAX_KL = "default settings", "random max_kl"
 DEFAULTS_VIEW, ORIGINAL_VIEW = "the port's defaults", "as the original code ran it"

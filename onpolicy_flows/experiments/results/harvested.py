@@ -11,8 +11,13 @@ import numpy as np
 from onpolicy_flows.experiments import episodes
 from onpolicy_flows.experiments.grids.grid import Grid, GridMember
 from onpolicy_flows.experiments.grids.harvest import is_harvested, result_dir
-from onpolicy_flows.experiments.runs import (ELAPSED_KEY, last_logged, read_config,
-                                            read_progress, skipped_step_fraction)
+from onpolicy_flows.experiments.runs import (
+    ELAPSED_KEY,
+    last_logged,
+    read_config,
+    read_progress,
+    skipped_step_fraction,
+)
 
 
 @dataclass(frozen=True)

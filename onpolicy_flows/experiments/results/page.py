@@ -10,24 +10,37 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from onpolicy_flows.runs.progress import format_duration
 from onpolicy_flows.experiments import episodes
 from onpolicy_flows.experiments.figures import kl_ball
-from onpolicy_flows.experiments.results.claims import (ORIGINAL_VIEW, ClaimVerdict, Check,
-                                                       GridResults, check_claim,
-                                                       compare_variant)
 from onpolicy_flows.experiments.grids.grid import Grid, load_all_grids
-from onpolicy_flows.experiments.reference import (ReferenceResult, load_reference_results,
-                                                  references_for)
-from onpolicy_flows.experiments.results.harvested import (MemberResult, by_task_and_policy, finals,
-                                                finals_by_task_and_policy, group_results,
-                                                load_grid_results)
 from onpolicy_flows.experiments.grids.harvest import result_dir
-from onpolicy_flows.experiments.results.parity import CONSISTENT, parity_checks
-from onpolicy_flows.experiments.runs import read_progress
+from onpolicy_flows.experiments.reference import (
+    ReferenceResult,
+    load_reference_results,
+    references_for,
+)
+from onpolicy_flows.experiments.results.claims import (
+    ORIGINAL_VIEW,
+    Check,
+    ClaimVerdict,
+    GridResults,
+    check_claim,
+    compare_variant,
+)
+from onpolicy_flows.experiments.results.harvested import (
+    MemberResult,
+    by_task_and_policy,
+    finals,
+    finals_by_task_and_policy,
+    group_results,
+    load_grid_results,
+)
 from onpolicy_flows.experiments.results.page_figures import draw_grid_curves, draw_max_kl_quantiles
+from onpolicy_flows.experiments.results.parity import CONSISTENT, parity_checks
 from onpolicy_flows.experiments.results.statistics import Estimate, final_estimates
 from onpolicy_flows.experiments.results.verdicts import ALPHA, MIN_RUNS, RULE, Evidence, Outcome
+from onpolicy_flows.experiments.runs import read_progress
+from onpolicy_flows.runs.progress import format_duration
 
 QUANTILE_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 ORIGINAL_VIEW_NOTE = ("the Gaussian TRPO's std fixed at 1, the original's GMM log-density and "

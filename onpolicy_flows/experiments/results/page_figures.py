@@ -5,12 +5,21 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from onpolicy_flows.experiments import episodes
-from onpolicy_flows.experiments.figures.plotting import (ALGORITHM_LINESTYLES, Band, draw_bands,
-                                                draw_quantile_plots, policy_colour)
+from onpolicy_flows.experiments.figures.plotting import (
+    ALGORITHM_LINESTYLES,
+    Band,
+    draw_bands,
+    draw_quantile_plots,
+    policy_colour,
+)
 from onpolicy_flows.experiments.grids.grid import Grid
 from onpolicy_flows.experiments.reference import ReferenceResult, references_for, task_name
-from onpolicy_flows.experiments.results.harvested import (MemberResult, by_task_and_policy,
-                                                finals_by_task_and_policy, group_results)
+from onpolicy_flows.experiments.results.harvested import (
+    MemberResult,
+    by_task_and_policy,
+    finals_by_task_and_policy,
+    group_results,
+)
 from onpolicy_flows.experiments.results.statistics import mean_band
 
 Y_LABEL = "episode return (training episodes)"

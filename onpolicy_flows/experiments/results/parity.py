@@ -10,8 +10,13 @@ from typing import List, Optional
 
 from onpolicy_flows.experiments.grids.grid import Grid
 from onpolicy_flows.experiments.results.claims import GridResults, is_original, score_matrix
-from onpolicy_flows.experiments.results.verdicts import (MIN_RUNS, ORDERING, Evidence, Outcome,
-                                                         judge)
+from onpolicy_flows.experiments.results.verdicts import (
+    MIN_RUNS,
+    ORDERING,
+    Evidence,
+    Outcome,
+    judge,
+)
 
 CONSISTENT, PORT_HIGHER, PORT_LOWER = "consistent", "port higher", "port lower"
 

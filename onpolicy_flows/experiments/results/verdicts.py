@@ -12,8 +12,11 @@ from typing import Iterable, Optional, Tuple
 
 import numpy as np
 
-from onpolicy_flows.experiments.results.statistics import (Estimate, permutation_p_value,
-                                                          probability_of_improvement)
+from onpolicy_flows.experiments.results.statistics import (
+    Estimate,
+    permutation_p_value,
+    probability_of_improvement,
+)
 
 MIN_RUNS = 3
 ALPHA = 0.05  # a decisive verdict needs the permutation test's p at most this
