@@ -13,6 +13,7 @@ from onpolicy_flows.experiments.results.verdicts import (
     combine,
     judge,
     outcome,
+    runs_to_decide,
 )
 
 pytestmark = pytest.mark.usefixtures("fast_bootstrap")
@@ -73,3 +74,12 @@ def test_combining_checks():
     assert combine([R, I]) == I
     assert combine([R, N, I]) == N
     assert combine([T]) == combine([]) == T
+
+
+def test_runs_to_decide_follow_noethers_sample_size():
+    """N = (z_0.95 + z_0.8)^2 / (3 (P - 1/2)^2) in all: 33 at P = 0.75, so 17 a side; six
+    tasks need a sixth; no effect, or one too small, cannot be decided by more seeds."""
+    assert runs_to_decide(0.75) == 17 and runs_to_decide(0.25) == 17
+    assert runs_to_decide(0.75, tasks=6) == 3  # never below the rule's minimum
+    assert runs_to_decide(0.65, tasks=6) == 8
+    assert runs_to_decide(0.5) is None and runs_to_decide(0.55) is None

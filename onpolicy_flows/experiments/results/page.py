@@ -38,7 +38,9 @@ from onpolicy_flows.experiments.results.harvested import (
 from onpolicy_flows.experiments.results.page_figures import draw_grid_curves, draw_max_kl_quantiles
 from onpolicy_flows.experiments.results.parity import CONSISTENT, parity_checks
 from onpolicy_flows.experiments.results.statistics import Estimate, final_estimates
-from onpolicy_flows.experiments.results.verdicts import ALPHA, MIN_RUNS, RULE, Evidence, Outcome
+from onpolicy_flows.experiments.results.verdicts import (ALPHA, MAX_RUNS_TO_DECIDE, MIN_RUNS,
+                                                         POWER, RULE, Evidence, Outcome,
+                                                         runs_to_decide)
 from onpolicy_flows.experiments.runs import read_progress
 from onpolicy_flows.runs.progress import format_duration
 
@@ -171,11 +173,15 @@ def claims_section(verdicts: Sequence[ClaimVerdict], original_verdicts: Sequence
         *rows,
         "",
         "The checks behind the verdicts (a check over several tasks is followed by its "
-        "per-task checks; mean final returns are over runs and tasks):",
+        "per-task checks; mean final returns are over runs and tasks). For an inconclusive "
+        "check, the last column estimates how many runs a side would decide it if P(A > B) "
+        f"stayed as seen: Noether's sample size for a one-sided test at {ALPHA} with power "
+        f"{POWER} (\"more than {MAX_RUNS_TO_DECIDE}\": P is too close to 0.5 for more seeds "
+        "to settle it):",
         "",
         "| # | grid | tasks | steps | A vs B | runs A / B | mean final A / B | "
-        "P(A > B) [95% CI], p | verdict |",
-        "|---:|---|---|---:|---|---:|---:|---|---|",
+        "P(A > B) [95% CI], p | verdict | runs a side to decide |",
+        "|---:|---|---|---:|---|---:|---:|---|---|---:|",
         *check_rows])
 
 
@@ -183,7 +189,15 @@ def check_row(index: int, check: Check, tasks: str, steps: str) -> str:
     return (f"| {index} | {check.grid} | {tasks} | {steps} | {check.better} vs {check.worse} | "
             f"{check.runs[0]} / {check.runs[1]} | {number(check.means[0])} / "
             f"{number(check.means[1])} | {evidence_text(check.evidence)} | "
-            f"{check.outcome.value} |")
+            f"{check.outcome.value} | {runs_to_decide_text(check)} |")
+
+
+def runs_to_decide_text(check: Check) -> str:
+    """For an inconclusive check: the runs a side that would decide it if P stayed as seen."""
+    if check.outcome != Outcome.INCONCLUSIVE or check.evidence is None:
+        return "-"
+    runs = runs_to_decide(check.evidence.probability.value, len(check.tasks))
+    return f"about {runs}" if runs else f"more than {MAX_RUNS_TO_DECIDE}"
 
 
 def steps_text(timesteps) -> str:

@@ -8,6 +8,7 @@ B" and of "A ends below B" (`statistics.permutation_p_value`).
 """
 import enum
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Iterable, Optional, Tuple
 
 import numpy as np
@@ -89,6 +90,25 @@ def judge(kind: str, better: np.ndarray, worse: np.ndarray
     if min(len(better), len(worse)) < MIN_RUNS:
         return Outcome.INCONCLUSIVE, evidence
     return outcome(kind, evidence), evidence
+
+
+POWER = 0.8
+MAX_RUNS_TO_DECIDE = 100
+
+
+def runs_to_decide(probability: float, tasks: int = 1) -> Optional[int]:
+    """Runs a side with which a one-sided test at ALPHA would find an effect of size
+    P(A > B) = `probability` with power POWER, if that effect held: Noether's (1987) sample
+    size for the Wilcoxon-Mann-Whitney test, N = (z_alpha + z_power)^2 / (3 (P - 1/2)^2) runs
+    in all, half a side, divided by the number of tasks that average into P (each adds an
+    independent comparison); at least MIN_RUNS. None when P is 1/2 or the answer exceeds
+    MAX_RUNS_TO_DECIDE: then more seeds would not decide it."""
+    if abs(probability - 0.5) < 1e-9:
+        return None
+    z = NormalDist().inv_cdf(1 - ALPHA) + NormalDist().inv_cdf(POWER)
+    per_side = z ** 2 / (6 * (probability - 0.5) ** 2) / tasks
+    runs = max(MIN_RUNS, int(np.ceil(per_side)))
+    return runs if runs <= MAX_RUNS_TO_DECIDE else None
 
 
 def combine(outcomes: Iterable[Outcome]) -> Outcome:
