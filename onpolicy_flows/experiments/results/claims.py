@@ -156,7 +156,8 @@ def original_checks(reference: ReferenceResult, grid_results: GridResults) -> Li
     pooled = [result for _, results in grids for result in results]
     declared = {(env, policy) for grid, _ in grids for env in grid.envs
                 for policy in grid.policies}
-    envs = list(dict.fromkeys(env for grid, _ in grids for env in grid.envs))
+    widest_first = sorted(grids, key=lambda item: -len(item[0].envs))  # its order of tasks
+    envs = list(dict.fromkeys(env for grid, _ in widest_first for env in grid.envs))
     kind, pairs = parse_compare(reference.compare)
     checks = []
     for better, worse in pairs:
