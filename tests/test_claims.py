@@ -103,3 +103,14 @@ def test_as_the_original_ran_it_pools_the_original_grids_pair_by_pair(grid_resul
     acktr = claims.check_claim(claim("flow > gaussian", env="Ant", algorithm="acktr"),
                                grid_results, claims.ORIGINAL_VIEW)
     assert acktr.outcome == Outcome.NOT_TESTED and "--original" in acktr.note
+
+
+def test_the_humanoid_claim_reads_pybullets_port_of_roboschool_and_mujocos_humanoid():
+    assert claims.task_name("HumanoidBulletEnv-v0") == "Humanoid"
+    assert claims.task_name("HumanoidFlagrunBulletEnv-v0") == "HumanoidFlagrun"
+    grid_results = {name: (load_grid(name), []) for name in ("fig4_humanoid",
+                                                              "fig4_humanoid_mujoco")}
+    matched = claims.claim_grids(claim("flow > gaussian", env="Humanoid"), grid_results)
+    assert [(grid.name, tasks) for grid, tasks, _ in matched] == [
+        ("fig4_humanoid", ["HumanoidBulletEnv-v0"]),
+        ("fig4_humanoid_mujoco", ["Humanoid-v4"])]

@@ -8,8 +8,8 @@ from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.experiments.grids import grid as grids
 from onpolicy_flows.experiments.runs import policy_label
 
-GRID_NAMES = ("fig3_trpo", "fig5_acktr", "fig4_humanoid", "fig6_kl", "fisher_score",
-              "truncation", "ppo", "acktr_kfac_before", "layer_norm_hessian",
+GRID_NAMES = ("fig3_trpo", "fig5_acktr", "fig4_humanoid", "fig4_humanoid_mujoco", "fig6_kl",
+              "fisher_score", "truncation", "ppo", "acktr_kfac_before", "layer_norm_hessian",
               "gmm_log_density")
 
 

@@ -54,8 +54,9 @@ class ReferenceResult:
 
 
 def task_name(env_id: str) -> str:
-    """The task without its version: 'Hopper-v4' -> 'Hopper'."""
-    return re.sub(r"-v\d+$", "", env_id)
+    """The task without its version, and for pybullet's ports of Roboschool's tasks without
+    the port's suffix: 'Hopper-v4' -> 'Hopper', 'HumanoidBulletEnv-v0' -> 'Humanoid'."""
+    return re.sub(r"(BulletEnv)?-v\d+$", "", env_id)
 
 
 def load_reference_results(path: str = REFERENCE_FILE) -> List[ReferenceResult]:
