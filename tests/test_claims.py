@@ -37,6 +37,8 @@ def grid_results():
 def test_parse_compare():
     assert claims.parse_compare("a, b > c") == (ORDERING, [("a", "c"), ("b", "c")])
     assert claims.parse_compare("flow ~ gaussian") == (NO_BIG_GAIN, [("flow", "gaussian")])
+    assert claims.parse_compare("flow-K2, flow-l5 ~= flow") == (
+        "~=", [("flow-K2", "flow"), ("flow-l5", "flow")])
 
 
 def test_an_ordering_that_holds_is_reproduced_and_its_reverse_is_not(grid_results):

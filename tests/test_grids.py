@@ -85,3 +85,17 @@ def test_every_grid_is_listed_in_the_reproducing_page():
     with open(path) as page:
         text = page.read()
     assert [name for name in grids.grid_names() if f"| `{name}` |" not in text] == []
+
+
+def test_flow_size_labels_name_their_flags_and_come_back_from_config_json():
+    for label, flags in (("flow-K2", dict(policy="flow", num_layers=2)),
+                         ("flow-l7", dict(policy="flow", num_units=7)),
+                         ("flow-K6-l5", dict(policy="flow", num_layers=6, num_units=5))):
+        assert grids.policy_flags(label) == flags
+        assert policy_label({**dict(num_layers=4, num_units=3), **flags}) == label
+    assert policy_label(dict(policy="flow", num_layers=4, num_units=3)) == "flow"
+    ablation = grids.load_grid("fig7_flow_ablation")
+    arguments = [m.arguments() for m in ablation.members() if m.policy == "flow-K2"][0]
+    assert arguments[:6] == ["--env", "Reacher-v4", "--policy", "flow", "--num-layers", "2"]
+    with pytest.raises(UserError, match="flow-K<n>"):
+        grids.policy_flags("flow-X3")

@@ -5,6 +5,7 @@ from fake_runs import fast_bootstrap  # noqa: F401 (a fixture)
 
 from onpolicy_flows.experiments.results.statistics import Estimate
 from onpolicy_flows.experiments.results.verdicts import (
+    INSENSITIVE,
     LARGE_EFFECT,
     NO_BIG_GAIN,
     ORDERING,
@@ -83,3 +84,11 @@ def test_runs_to_decide_follow_noethers_sample_size():
     assert runs_to_decide(0.75, tasks=6) == 3  # never below the rule's minimum
     assert runs_to_decide(0.65, tasks=6) == 8
     assert runs_to_decide(0.5) is None and runs_to_decide(0.55) is None
+
+
+def test_insensitivity_rule_needs_no_large_effect_either_way():
+    assert outcome(INSENSITIVE, _evidence(0.5, 0.35, 0.65)) == Outcome.REPRODUCED
+    assert outcome(INSENSITIVE, _evidence(0.4, 0.2, 0.6)) == Outcome.INCONCLUSIVE  # 0.2 < 0.29
+    assert outcome(INSENSITIVE, _evidence(0.1, 0.0, 0.3)) == Outcome.NOT_REPRODUCED
+    assert outcome(INSENSITIVE, _evidence(0.9, 0.7, 1.0)) == Outcome.NOT_REPRODUCED
+    assert outcome(INSENSITIVE, _evidence(0.9, 0.7, 1.0, p_above=0.1)) == Outcome.INCONCLUSIVE

@@ -18,6 +18,7 @@ import numpy as np
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.envs.factory import RETIRED_IDS
 from onpolicy_flows.experiments.compressed import open_text, stored_path
+from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.runs.run_dir import CONFIG_FILE
 
 PROGRESS_FILE = "progress.csv"
@@ -69,9 +70,16 @@ def algorithm_of(config: dict) -> str:
 
 
 def policy_label(policy_config: dict) -> str:
-    """The policy class as the paper's legends name it: gaussian, gmm-K2, gmm-K5, flow."""
+    """The policy class as the paper's legends name it: gaussian, gmm-K2, gmm-K5, flow; a
+    flow of other sizes adds them: flow-K2 (--num-layers 2), flow-l5 (--num-units 5)."""
     if policy_config["policy"] == "gmm":
         return f"gmm-K{policy_config['num_components']}"
+    if policy_config["policy"] == "flow":
+        defaults = PolicyConfig()
+        layers = policy_config.get("num_layers", defaults.num_layers)
+        units = policy_config.get("num_units", defaults.num_units)
+        return ("flow" + (f"-K{layers}" if layers != defaults.num_layers else "")
+                + (f"-l{units}" if units != defaults.num_units else ""))
     return policy_config["policy"]
 
 

@@ -4,7 +4,8 @@ A grid file holds:
   description     what the grid is for (shown on the results page)
   algorithm       the trainer, run as `python -m run.<algorithm>`: trpo, acktr, ppo
   envs            gymnasium ids
-  policies        policy labels: gaussian, flow, gmm-K<number of components>
+  policies        policy labels: gaussian, flow, gmm-K<number of components>, and the flow
+                  with other sizes: flow-K<n> (--num-layers n), flow-l<n> (--num-units n)
   seeds           the seeds every figure needs; optional_seeds: more, run only when asked
   num_timesteps   the step budget of every member
   flags           further trainer flags, e.g. {"fisher": "score"} or
@@ -36,6 +37,7 @@ from onpolicy_flows.runs.cli import flag_arguments
 
 GRIDS_DIR = os.path.dirname(os.path.abspath(__file__))
 GMM_LABEL = re.compile(r"gmm-K(\d+)$")
+FLOW_LABEL = re.compile(r"flow(?:-K(\d+))?(?:-l(\d+))?$")
 SIMPLE_POLICIES = ("gaussian", "flow")
 
 
@@ -131,12 +133,19 @@ class Grid:
 
 
 def policy_flags(label: str) -> Dict[str, object]:
-    """Trainer flags of a policy label: 'gmm-K5' -> {policy: gmm, num_components: 5}."""
+    """Trainer flags of a policy label: 'gmm-K5' -> {policy: gmm, num_components: 5};
+    'flow-K2' -> {policy: flow, num_layers: 2}; 'flow-l5' -> {policy: flow, num_units: 5}."""
     match = GMM_LABEL.match(label)
     if match:
         return dict(policy="gmm", num_components=int(match.group(1)))
+    match = FLOW_LABEL.match(label)
+    if match and label != "flow":
+        layers, units = match.groups()
+        return dict(policy="flow", **({} if layers is None else dict(num_layers=int(layers))),
+                    **({} if units is None else dict(num_units=int(units))))
     if label not in SIMPLE_POLICIES:
-        raise UserError(f"unknown policy label {label!r}; use gaussian, flow or gmm-K<n>")
+        raise UserError(f"unknown policy label {label!r}; use gaussian, flow, gmm-K<n>, "
+                        "flow-K<n> or flow-l<n>")
     return dict(policy=label)
 
 

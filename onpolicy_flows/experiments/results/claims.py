@@ -25,6 +25,7 @@ from onpolicy_flows.experiments.grids.grid import Grid
 from onpolicy_flows.experiments.reference import ReferenceResult, task_name
 from onpolicy_flows.experiments.results.harvested import MemberResult
 from onpolicy_flows.experiments.results.verdicts import (
+    INSENSITIVE,
     NO_BIG_GAIN,
     ORDERING,
     Evidence,
@@ -69,8 +70,9 @@ GridResults = Dict[str, Tuple[Grid, List[MemberResult]]]  # grid name -> (grid, 
 
 
 def parse_compare(text: str) -> Tuple[str, List[Tuple[str, str]]]:
-    """'a, b > c' -> ('>', [(a, c), (b, c)]); 'a ~ b' -> ('~', [(a, b)])."""
-    kind = ORDERING if ORDERING in text else NO_BIG_GAIN
+    """'a, b > c' -> ('>', [(a, c), (b, c)]); 'a ~ b' -> ('~', [(a, b)]); 'a, b ~= c' ->
+    ('~=', [(a, c), (b, c)])."""
+    kind = next(kind for kind in (ORDERING, INSENSITIVE, NO_BIG_GAIN) if kind in text)
     left, right = (side.split(",") for side in text.split(kind))
     return kind, [(a.strip(), b.strip()) for a in left for b in right]
 

@@ -138,7 +138,7 @@ def completeness_section(grid_results: GridResults) -> str:
 
 
 def check_text(check: Check) -> str:
-    sign = ">" if check.kind == ">" else "~"
+    sign = check.kind
     return (f"{check.grid}: {check.better} {sign} {check.worse}, P = "
             f"{evidence_text(check.evidence)}, runs {check.runs[0]} vs {check.runs[1]}")
 

@@ -22,7 +22,7 @@ from onpolicy_flows.experiments.results.statistics import (
 MIN_RUNS = 3
 ALPHA = 0.05  # a decisive verdict needs the permutation test's p at most this
 LARGE_EFFECT = 0.71  # Vargha & Delaney (2000): P(A > B) >= 0.71 is a large effect
-ORDERING, NO_BIG_GAIN = ">", "~"
+ORDERING, NO_BIG_GAIN, INSENSITIVE = ">", "~", "~="
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,11 @@ RULE = (f"The evidence for \"A is better than B\" is P(A > B), the probability t
         f"the verdict's direction) to give p <= {ALPHA}. The paper's \"no big gain\" "
         f"remark (\"A ~ B\") is **not reproduced** when the interval lies above 0.5 (and p <= "
         f"{ALPHA}) and **reproduced** when it lies below {LARGE_EFFECT} (Vargha and Delaney's "
-        f"threshold of a large effect), inconclusive otherwise. Fewer than {MIN_RUNS} runs on "
+        f"threshold of a large effect), inconclusive otherwise. The paper's insensitivity to a "
+        f"setting (\"A ~= B\", A the changed setting, B the default) is **reproduced** when "
+        f"the interval lies within ({1 - LARGE_EFFECT:.2f}, {LARGE_EFFECT}), no large effect "
+        f"either way, and **not reproduced** when it lies above or below 0.5 (with p <= "
+        f"{ALPHA}). Fewer than {MIN_RUNS} runs on "
         f"either side is always inconclusive: {MIN_RUNS} a side is the fewest with which the "
         f"permutation test can reach p = {ALPHA} on one task (1 / C(6, 3) = 0.05, when every "
         f"run of one side ends above every run of the other; with a bootstrap interval that "
@@ -66,17 +70,19 @@ RULE = (f"The evidence for \"A is better than B\" is P(A > B), the probability t
 
 
 def outcome(kind: str, evidence: Evidence) -> Outcome:
-    """The verdict of `kind` (ORDERING or NO_BIG_GAIN) given the evidence."""
+    """The verdict of `kind` (ORDERING, NO_BIG_GAIN or INSENSITIVE) given the evidence."""
     probability = evidence.probability
     above = probability.low > 0.5 and evidence.p_above <= ALPHA
+    below = probability.high < 0.5 and evidence.p_below <= ALPHA
     if kind == ORDERING:
         if above:
             return Outcome.REPRODUCED
-        below = probability.high < 0.5 and evidence.p_below <= ALPHA
         return Outcome.NOT_REPRODUCED if below else Outcome.INCONCLUSIVE
-    if above:
+    if above or (kind == INSENSITIVE and below):
         return Outcome.NOT_REPRODUCED
-    return Outcome.REPRODUCED if probability.high < LARGE_EFFECT else Outcome.INCONCLUSIVE
+    small = probability.high < LARGE_EFFECT and (kind == NO_BIG_GAIN or
+                                                 probability.low > 1 - LARGE_EFFECT)
+    return Outcome.REPRODUCED if small else Outcome.INCONCLUSIVE
 
 
 def judge(kind: str, better: np.ndarray, worse: np.ndarray
