@@ -15,8 +15,9 @@ Runners (the original's scripts; every setting they hard-code is recorded in con
 
 The run directory LOGDIR/<algo>-<env>-<policy>-seed<seed>-original-<time>/ holds
   progress.csv    what the original's logger wrote, plus the harness's columns:
-                  EnvStepsSoFar (env steps actually taken, all ranks) in every run, and for
-                  ACKTR, which logs neither, TimestepsSoFar (= EnvStepsSoFar) and TimeElapsed
+                  EnvStepsSoFar (env steps actually taken, all ranks) in every run, for
+                  ACKTR, which logs neither, TimestepsSoFar (= EnvStepsSoFar) and TimeElapsed,
+                  and for the flow ACKTR entropy, stepsize and vFv as the port logs them
   monitor.<rank>.csv  the episodes of each rank, in the format of onpolicy_flows' Monitor
   config.json     "code": "original", the source commits, the settings the runner used
   log.txt         the original's log lines
@@ -155,13 +156,44 @@ def resolve_env(env_id: str) -> str:
 
 def load_runner(runner: str):
     """Imports the original's runner script as a module, its own folder first on sys.path
-    (it imports its sibling modules by bare name)."""
+    (it imports its sibling modules by bare name); the flow ACKTR's policy logs what the
+    port's ACKTR logs beside the original's keys (`log_flow_acktr_diagnostics`)."""
     script = os.path.join(compat.ONPOLICYBASELINES_ROOT, "onpolicyalgos", RUNNERS[runner][2])
     sys.path.insert(0, os.path.dirname(script))
     spec = importlib.util.spec_from_file_location(f"original_{runner}", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    if runner == "acktr_normflow":
+        log_flow_acktr_diagnostics(module.ACKTRImplicitPolicy)
     return module
+
+
+def log_flow_acktr_diagnostics(policy_class) -> None:
+    """Makes the original flow ACKTR log, each iteration, `entropy` (-mean of the batch's
+    acting log-densities: the estimate the port logs, on the original's scale, which drops
+    (d/2) log 2 pi), `stepsize` (the learning rate of the step just taken) and `vFv` (K-FAC's
+    quadratic KL estimate of that step). It reads them where the learner measures the step's
+    KL (`compute_kl`, called once per iteration after the step); the training is untouched."""
+    initialise = policy_class._init
+
+    def _init(self, *args, **kwargs):
+        initialise(self, *args, **kwargs)
+        compute_kl = self.compute_kl
+
+        def compute_kl_and_log(observations, actions, old_log_probs):
+            import numpy as np
+            import tensorflow as tf
+            from baselines import logger
+            session = tf.get_default_session()
+            graph = session.graph
+            logger.record_tabular("entropy", float(-np.mean(old_log_probs)))
+            logger.record_tabular("stepsize", float(session.run(
+                graph.get_tensor_by_name("stepsize:0"))))
+            logger.record_tabular("vFv", float(session.run(
+                graph.get_tensor_by_name("KFAC/vFv:0"))))
+            return compute_kl(observations, actions, old_log_probs)
+        self.compute_kl = compute_kl_and_log
+    policy_class._init = _init
 
 
 def call_runner(module, args, env_id: str) -> None:

@@ -51,7 +51,8 @@ def test_direction_equals_damped_kronecker_solve_of_batch_statistics():
     optimizer = KFACOptimizer([layer], [layer.kernel, layer.bias], learning_rate=0.0,
                               momentum=0.9, clip_kl=0.01, damping=DAMPING, stats_decay=0.99,
                               kfac_update=1, cold_iter=1)
-    optimizer.minimize(losses)  # cold step at rate 0: statistics and eigen only
+    optimizer.minimize(losses)  # cold steps at rate 0: the statistics of this batch, then
+    optimizer.minimize(losses)  # their decomposition (and the same statistics again)
     assert int(optimizer.factor_updates.numpy()) == 1
     a_factor, g_factor, gradient = numpy_statistics(layer, x, targets, noise)
     np.testing.assert_allclose(optimizer.input_blocks[0].factor.numpy(), a_factor, rtol=1e-4,
@@ -231,7 +232,8 @@ def test_layer_norm_used_twice_gets_a_block_from_all_rows_of_both_calls():
     optimizer = KFACOptimizer([], [norm.scale, norm.offset], learning_rate=0.0, momentum=0.9,
                               clip_kl=1e6, damping=DAMPING, stats_decay=0.99, kfac_update=1,
                               cold_iter=1)
-    optimizer.minimize(losses)
+    for _ in range(2):  # this batch's statistics; the second update decomposes them
+        optimizer.minimize(losses)
 
     def normalised(x):
         centered = x - x.mean(axis=1, keepdims=True)
@@ -267,7 +269,8 @@ def test_log_std_block_is_the_outer_product_of_the_batch_summed_std_gradient():
 
     optimizer = KFACOptimizer([], [log_std], learning_rate=0.0, momentum=0.9, clip_kl=1e6,
                               damping=DAMPING, stats_decay=0.99, kfac_update=1, cold_iter=1)
-    optimizer.minimize(losses)
+    for _ in range(2):  # this batch's statistics; the second update decomposes them
+        optimizer.minimize(losses)
     std = np.exp(log_std.numpy())
     std_gradient = np.mean(1.0 / std - (actions - means) ** 2 / std ** 3, axis=0)
     np.testing.assert_allclose(optimizer.vector_blocks[0].factor.numpy(),
@@ -351,14 +354,18 @@ def test_eigen_decompositions_happen_every_kfac_update_steps_after_the_cold_ones
         optimizer.minimize(losses)
         if not np.array_equal(before, optimizer.input_blocks[0].eigenvalues.numpy()):
             decomposed_at.append(update)
-    # after update u, u + 1 statistics updates have happened: decompose at 3, 6, 9 of them
-    assert decomposed_at == [2, 5, 8]
+    # as the original's eigen thread: once 3, 6, 9 statistics updates have happened (after
+    # updates 2, 5, 8), the next update (3, 6, 9) applies their decomposition
+    assert decomposed_at == [3, 6, 9]
     assert int(optimizer.factor_updates.numpy()) == 3
 
 
-def test_cold_steps_are_cold_iter_plus_one_and_the_last_also_takes_a_kfac_step():
-    """The original's graph: updates 0 .. cold_iter run its cold momentum-SGD optimiser,
-    updates from cold_iter on its K-FAC optimiser, each with a velocity of its own."""
+def test_cold_steps_are_cold_iter_plus_one_and_the_kfac_step_starts_one_before_the_last():
+    """The original's graph (measured, tests/test_parity_acktr.py): updates 0 .. cold_iter
+    run its cold momentum-SGD optimiser, updates from cold_iter - 1 on its K-FAC optimiser
+    (whose condition reads the step counter after the cold step incremented it), each with a
+    velocity of its own. (An earlier version started the K-FAC optimiser at update cold_iter,
+    which the original's runs did not do.)"""
     layer, losses, chosen, _ = _batch_problem(seed=10)
     optimizer = KFACOptimizer([layer], [layer.kernel, layer.bias], learning_rate=0.01,
                               momentum=0.9, clip_kl=0.01, damping=DAMPING, stats_decay=0.95,
@@ -371,7 +378,50 @@ def test_cold_steps_are_cold_iter_plus_one_and_the_last_also_takes_a_kfac_step()
         cold_moved.append(not np.array_equal(cold_before, optimizer.cold_velocities[0].numpy()))
         kfac_moved.append(not np.array_equal(kfac_before, optimizer.velocities[0].numpy()))
     assert cold_moved == [True, True, True, False, False]
-    assert kfac_moved == [False, False, True, True, True]
+    assert kfac_moved == [False, True, True, True, True]
+
+
+def test_kfac_steps_take_the_raw_gradient_until_the_first_decomposition():
+    """cold_iter 1, kfac_update 2 (the policy's): updates 0 and 1 take the cold step and the
+    K-FAC optimiser's step with the raw, unclipped gradient (the original's thread has not
+    decomposed anything yet); update 2 applies the decomposition of the statistics after
+    update 1 and takes the first preconditioned step. (An earlier version decomposed during
+    update 1 and preconditioned its step, which the original never does.)"""
+    layer, losses, chosen, _ = _batch_problem(seed=12)
+    rate, momentum = 0.05, 0.9
+    optimizer = KFACOptimizer([layer], [layer.kernel, layer.bias], learning_rate=rate,
+                              momentum=momentum, clip_kl=0.01, damping=DAMPING,
+                              stats_decay=0.99, kfac_update=2, cold_iter=1)
+    velocity = [np.zeros(v.shape) for v in optimizer.params]
+    for update in range(3):
+        chosen[0] = update
+        with tf.GradientTape() as tape:
+            loss, _ = losses()
+        gradient = [g.numpy() for g in tape.gradient(loss, optimizer.params)]
+        before = [v.numpy().copy() for v in optimizer.params]
+        cold_before = [v.numpy().copy() for v in optimizer.cold_velocities]
+        result = optimizer.minimize(losses)
+        if update < 2:
+            assert int(optimizer.factor_updates.numpy()) == 0
+            assert float(result["vfv"]) == 0.0
+            direction = gradient
+        else:
+            assert int(optimizer.factor_updates.numpy()) == 1
+            assert float(result["vfv"]) > 0.0
+            direction = [d.numpy() for d in optimizer.preconditioned(
+                [tf.constant(g) for g in gradient])]
+            scale = min(1.0, np.sqrt(0.01 / float(result["vfv"])))
+            direction = [scale * d for d in direction]
+        velocity = [momentum * v + d for v, d in zip(velocity, direction)]
+        for index, variable in enumerate(optimizer.params):
+            np.testing.assert_allclose(optimizer.velocities[index].numpy(), velocity[index],
+                                       rtol=1e-4, atol=1e-6)
+            cold_step = 0.0
+            if update < 2:  # the cold optimiser: momentum SGD on the raw gradient
+                cold_velocity = momentum * cold_before[index] + gradient[index]
+                cold_step = rate * (1 - momentum) * cold_velocity
+            expected = before[index] - cold_step - rate * (1 - momentum) * velocity[index]
+            np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_one_momentum_step_by_hand():
@@ -382,14 +432,14 @@ def test_one_momentum_step_by_hand():
     optimizer = KFACOptimizer([layer], [layer.kernel, layer.bias], learning_rate=rate,
                               momentum=momentum, clip_kl=1e6, damping=DAMPING,
                               stats_decay=0.95, kfac_update=1, cold_iter=1)
-    for _ in range(2):  # cold steps, then the first K-FAC step; velocities now nonzero
-        optimizer.minimize(losses)
+    for _ in range(2):  # cold steps, with a raw-gradient step (update 0) and the first
+        optimizer.minimize(losses)  # preconditioned one (update 1): velocities now nonzero
     velocity = [v.numpy().copy() for v in optimizer.velocities]
     params = [v.numpy().copy() for v in optimizer.params]
     with tf.GradientTape() as tape:
         loss, _ = losses()
     gradient = tape.gradient(loss, optimizer.params)
-    optimizer.minimize(losses)  # statistics and eigen-decomposition first, then the step
+    optimizer.minimize(losses)  # the decomposition (of the statistics so far), then the step
     direction = [d.numpy() for d in optimizer.preconditioned(gradient)]
     for before, v_before, d, after in zip(params, velocity, direction, optimizer.params):
         expected_velocity = momentum * v_before + d

@@ -103,13 +103,16 @@ class PolicyUpdate(tf.Module):
     def _statistics(self, observations, actions):
         """The action distribution's statistics the value function sees, [batch, stat_dim]:
         mean and standard deviation where the distribution has them in closed form (the
-        Gaussian, as baselines' ACKTR), else log pi(a|s) of the action taken (the flow, as
-        the original's flow ACKTR)."""
+        Gaussian, as baselines' ACKTR), else log pi(a|s) of the action taken plus
+        (d/2) log 2 pi (the flow, as the original's flow ACKTR feeds its log-density, which
+        drops that constant: on Ant an input 7.35 higher than the true log-density, which
+        the value function's initial predictions and K-FAC statistics see)."""
         distribution = self.policy.distribution(observations)
         try:
             return tf.concat([distribution.mean(), distribution.stddev()], axis=1)
         except NotImplementedError:
-            return distribution.log_prob(actions)[:, None]
+            normal_constant = 0.5 * self.policy.act_dim * np.log(2.0 * np.pi)
+            return distribution.log_prob(actions)[:, None] + normal_constant
 
 
 class ACKTRLearner:
@@ -255,14 +258,11 @@ class ACKTRLearner:
         return values, advantages, returns
 
     def _adapt_stepsize(self, kl: float) -> None:
-        """Divide by 1.5 if KL > 2 desired_kl, multiply by 1.5 if KL < desired_kl / 2."""
+        """The policy's learning rate after a step that measured `kl` (`adapted_stepsize`)."""
         rate = self.policy_optimizer.learning_rate
-        if kl > 2 * self.config.desired_kl:
-            rate.assign(max(self.config.min_policy_stepsize,
-                            float(rate.numpy()) / STEPSIZE_FACTOR))
-        elif kl < self.config.desired_kl / 2:
-            rate.assign(min(self.config.max_policy_stepsize,
-                            float(rate.numpy()) * STEPSIZE_FACTOR))
+        rate.assign(adapted_stepsize(float(rate.numpy()), kl, self.config.desired_kl,
+                                     self.config.min_policy_stepsize,
+                                     self.config.max_policy_stepsize))
 
     def _log(self, episodes, step_stats, stepsize, ev_before, ev_after):
         """EpRewMean and the episode counts over all ranks' episodes; the diagnostics of the
@@ -301,6 +301,17 @@ def learn(config: ACKTRConfig, run_dir: Optional[str] = None,
     run_dir=None a new run directory is created under `config.logdir`; with `resume`,
     `run_dir`'s latest checkpoint is continued (see `runs.training.train`)."""
     return train(ACKTRLearner, config, run_dir, resume)
+
+
+def adapted_stepsize(rate: float, kl: float, desired_kl: float, lower: float,
+                     upper: float) -> float:
+    """The original's rule: divide by 1.5 (not below `lower`) if KL > 2 desired_kl, multiply
+    by 1.5 (not above `upper`) if KL < desired_kl / 2, else keep."""
+    if kl > 2 * desired_kl:
+        return max(lower, rate / STEPSIZE_FACTOR)
+    if kl < desired_kl / 2:
+        return min(upper, rate * STEPSIZE_FACTOR)
+    return rate
 
 
 def _policy_weight_decay_damping(config: ACKTRConfig) -> float:

@@ -19,19 +19,29 @@ What it keeps from baselines' `acktr/kfac.py` (the optimizer the original ACKTR 
     Its step is (F + damping I)^-1 g with the same eigenvalue floor, inside the same KL clip.
   * All blocks are running statistics: the first `cold_iter` updates average them with equal
     weights, later ones are exponential moving averages with decay `stats_decay`.
-  * Every `kfac_update` statistics updates (once `cold_iter` have happened) the factors are
-    eigen-decomposed, A = Q_A diag(e_A) Q_A^T etc. (eigenvalues below 1e-6 are set to 0), and
-    the gradient of [W; b], V [in + 1, out], is preconditioned with the damped Kronecker
-    product, as the original (without factored damping) does:
+  * Eigen-decompositions, on the original's schedule (its queue-runner thread decomposes the
+    statistics once their update count is a positive multiple of `kfac_update` and at least
+    `cold_iter`; the next update applies them): at the start of every update that finds such
+    a count, before this update's own statistics, the factors are eigen-decomposed,
+    A = Q_A diag(e_A) Q_A^T etc. (eigenvalues below 1e-6 are set to 0), and the gradient of
+    [W; b], V [in + 1, out], is preconditioned with the damped Kronecker product, as the
+    original (without factored damping) does:
         (A (x) G + damping I)^-1 vec(V) = Q_A [(Q_A^T V Q_G) / (e_A e_G^T + damping)] Q_G^T
+    With kfac_update 2 and cold_iter 1 (the policy): update 2 is the first preconditioned one,
+    with the statistics after update 1; updates 3 and 4 use those after update 3, and so on.
   * KL clip: with step direction d and gradient g, the quadratic estimate of the step's KL is
     vFv = lr^2 * sum(d * g); d is scaled by min(1, sqrt(clip_kl / vFv)). Before the first
     eigen-decomposition the raw gradient is used, unclipped.
   * Momentum: velocity <- momentum * velocity + d;  params <- params - lr * (1 - momentum) *
     velocity (TF1's MomentumOptimizer at learning rate lr * (1 - momentum), as the original).
-  * Cold start, exactly as the original's graph runs it: updates 0 .. cold_iter (cold_iter + 1
-    of them) take a plain momentum-SGD step at lr * (1 - momentum) with a velocity of their
-    own; updates from cold_iter on take the K-FAC step, so update cold_iter takes both.
+  * Cold start, exactly as the original's graph runs it (measured on it:
+    parity/record_golden_acktr.py, tests/test_parity_acktr.py): updates 0 .. cold_iter
+    (cold_iter + 1 of them) take a plain momentum-SGD step at lr * (1 - momentum) with a
+    velocity of their own; the "K-FAC" momentum step, with its own velocity, runs from update
+    cold_iter - 1 on (the original's graph reads its step counter after the cold step has
+    incremented it), with the raw gradient until the first eigen-decomposition. For the
+    policy (cold_iter 1): updates 0 and 1 each take the cold step and a raw-gradient step,
+    whose velocity carries into the preconditioned steps from update 2 on.
 
 Differences from the original: statistics and eigen-decompositions are updated synchronously
 (no queue runners). Under MPI (`average_over_ranks`) each update's gradients and batch
@@ -99,8 +109,9 @@ class KFACOptimizer(tf.Module):
         coefficient the original's `weight_decay_dict` gives their kernels (0: none).
       stats_decay: decay of the exponential moving averages of the statistics.
       kfac_update: eigen-decompose the statistics every this many statistics updates.
-      cold_iter: updates 0 .. cold_iter take a momentum-SGD step, and the first cold_iter
-        statistics updates are averaged with equal weights.
+      cold_iter: updates 0 .. cold_iter take a momentum-SGD step, the K-FAC step starts at
+        update cold_iter - 1, and the first cold_iter statistics updates are averaged with
+        equal weights.
       average_over_ranks: average gradients and statistics over MPI ranks (default: when
         there is more than one rank).
     """
@@ -167,13 +178,18 @@ class KFACOptimizer(tf.Module):
         del tape
         if self.average_over_ranks:
             gradients, statistics = _mean_over_ranks(gradients, statistics)
-        self._update_statistics(statistics)
+        # the original's eigen thread: it decomposes the statistics as the previous update left
+        # them once their count is a positive multiple of kfac_update (and >= cold_iter), and
+        # this update applies the result
         tf.cond(tf.logical_and(self.stats_updates >= self.cold_iter,
                                self.stats_updates % self.kfac_update == 0),
                 self._update_eigen, lambda: tf.constant(False))
+        self._update_statistics(statistics)
         tf.cond(self.updates <= self.cold_iter, lambda: self._cold_step(gradients),
                 lambda: tf.constant(False))
-        vfv = tf.cond(self.updates >= self.cold_iter, lambda: self._kfac_step(gradients),
+        # the original's K-FAC momentum step runs once its step counter, read after the cold
+        # step incremented it (updates + 1 while cold), reaches cold_iter
+        vfv = tf.cond(self.updates + 1 >= self.cold_iter, lambda: self._kfac_step(gradients),
                       lambda: tf.constant(0.0))
         self.last_vfv.assign(vfv)
         self.updates.assign_add(1)
