@@ -116,3 +116,12 @@ def test_the_humanoid_claim_reads_pybullets_port_of_roboschool_and_mujocos_human
     assert [(grid.name, tasks) for grid, tasks, _ in matched] == [
         ("fig4_humanoid", ["HumanoidBulletEnv-v0"]),
         ("fig4_humanoid_mujoco", ["Humanoid-v4"])]
+
+
+def test_original_grids_pool_only_with_others_of_their_budget(grid_results):
+    """acktr_entropy (--original, 1e5 steps, flow only) never joins original_acktr's 1e6
+    runs: no pair of policies is declared at its budget."""
+    grid_results = {name: (load_grid(name), []) for name in ("acktr_entropy", "original_acktr")}
+    checks = claims.original_checks(claim("flow > gaussian", env="Ant", algorithm="acktr"),
+                                    grid_results)
+    assert [check.grid for check in checks] == ["original_acktr"]

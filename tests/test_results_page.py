@@ -126,3 +126,28 @@ def test_the_original_codes_runs_are_set_beside_the_ports(tmp_path):
     assert higher.endswith("| port higher |") and "p = 0.050" in higher
     assert "log an entropy between 8.51363 and 8.51363 in every one of their 3" in page
     assert "these runs took 1,100,000 env steps on average" in page
+
+
+def test_entropy_per_iteration_of_the_original_beside_the_ports_on_its_scale(tmp_path):
+    """Both log 3 iterations on Ant-v4 (action dimension 8): the port's flow entropy is shown
+    (8/2) log 2 pi lower, on the original's scale; the figure is written."""
+    root = str(tmp_path / "results")
+    for grid, entropies in (("acktr_entropy_original", (4.0, 5.0, 6.0)),
+                            ("acktr_entropy", (11.35, 12.35, 13.35))):
+        for member in load_grid(grid).members(seeds=[0]):
+            if member.env != "Ant-v4":
+                continue
+            run_dir = write_fake_result(root, grid, member, 100.0)
+            with open(os.path.join(run_dir, "progress.csv"), "w") as file:
+                file.write("EpRewMean,TimestepsSoFar,TimeElapsed,entropy\n" + "".join(
+                    f"0.0,{member.num_timesteps},1.0,{value}\n" for value in entropies))
+    page_path = str(tmp_path / "docs" / "results.md")
+    written = write_results_page(root, page_path, str(tmp_path / "docs" / "results"))
+    page = open(page_path).read()
+    assert any(path.endswith("entropy_per_iteration.png") for path in written)
+    section = page.split("### Entropy per iteration")[1].split("\n## ")[0]
+    shift = 4 * np.log(2 * np.pi)
+    assert "| Ant-v4 | flow | acktr_entropy_original | 1 | 4.00 | - | - | - | 6.00 (2) |" \
+        in section
+    assert (f"| Ant-v4 | flow | acktr_entropy | 1 | {11.35 - shift:.2f} | - | - | - | "
+            f"{13.35 - shift:.2f} (2) |") in section

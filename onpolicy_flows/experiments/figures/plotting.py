@@ -95,10 +95,10 @@ def draw_learning_curves(curves_by_panel: Dict[str, List[Curve]], out_prefix: st
 def draw_bands(bands_by_panel: Dict[str, List[Band]], out_prefix: str,
                lines_by_panel: Optional[Dict[str, List[Tuple[str, float]]]] = None,
                y_label: str = "episode return", max_steps: Optional[float] = None,
-               formats: Sequence[str] = ("png",)) -> List[str]:
-    """One panel per key: each band's mean with its shaded interval against env steps (from 0
-    to `max_steps` when given), and each (label, value) of `lines_by_panel[panel]` as a
-    horizontal line."""
+               formats: Sequence[str] = ("png",), x_label: str = "env steps") -> List[str]:
+    """One panel per key: each band's mean with its shaded interval against its `steps` (env
+    steps, or what `x_label` names; from 0 to `max_steps` when given), and each (label,
+    value) of `lines_by_panel[panel]` as a horizontal line."""
     figure, axes = panel_grid(len(bands_by_panel))
     for axis, (panel, bands) in zip(axes, bands_by_panel.items()):
         for band in bands:
@@ -109,7 +109,7 @@ def draw_bands(bands_by_panel: Dict[str, List[Band]], out_prefix: str,
         for index, (label, value) in enumerate((lines_by_panel or {}).get(panel, [])):
             axis.axhline(value, color="black", linestyle=("--", "-.", ":")[index % 3],
                          linewidth=1, label=label, gid=REFERENCE_GID)
-        style_axis(axis, panel, y_label)
+        style_axis(axis, panel, y_label, x_label)
         if max_steps:
             axis.set_xlim(0, max_steps)
     legend_below(figure, axes)
@@ -124,9 +124,10 @@ def draw_mean_std(axis, curve: Curve, label: str, colour: str, linestyle: str = 
                       color=colour, alpha=0.2, linewidth=0)
 
 
-def style_axis(axis, title: str, y_label: str = "cumulative reward (EpRewMean)") -> None:
+def style_axis(axis, title: str, y_label: str = "cumulative reward (EpRewMean)",
+               x_label: str = "env steps") -> None:
     axis.set_title(title)
-    axis.set_xlabel("env steps")
+    axis.set_xlabel(x_label)
     axis.set_ylabel(y_label)
     axis.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
     axis.grid(alpha=0.3)

@@ -4,7 +4,7 @@ from typing import Dict, List
 
 import numpy as np
 
-from onpolicy_flows.experiments.figures.plotting import panel_grid, plt, save_figure
+from onpolicy_flows.experiments.figures.plotting import panel_grid, save_figure
 
 
 def draw_paths(paths: Dict[str, List[np.ndarray]], out_path: str) -> List[str]:

@@ -13,8 +13,8 @@ tasks, with the per-task checks behind it kept in `Check.per_task`.
 
 Each claim is decided twice: with the port's defaults (the grids above), and as the original
 code ran it (ORIGINAL_VIEW): on the runs of the grids whose flags include `--original`
-(`is_original`), pooled per algorithm, each pair of policies on the claim's tasks where both
-are declared.
+(`is_original`), pooled per algorithm and budget, each pair of policies on the claim's tasks
+where both are declared.
 """
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -147,13 +147,22 @@ def is_original(grid: Grid) -> bool:
 
 
 def original_checks(reference: ReferenceResult, grid_results: GridResults) -> List[Check]:
-    """The claim's checks on the pooled runs of the `--original` grids of its algorithm: each
-    pair of policies on the claim's tasks where those grids declare both."""
+    """The claim's checks on the pooled runs of the `--original` grids of its algorithm with
+    the same budget: each pair of policies on the claim's tasks where those grids declare
+    both."""
     if reference.checked_on != DEFAULT_SETTINGS:
         return []
-    grids = sorted(((grid, results) for grid, results in grid_results.values()
-                    if is_original(grid) and grid.algorithm == reference.algorithm),
-                   key=lambda item: item[0].name)
+    grids = [(grid, results) for grid, results in grid_results.values()
+             if is_original(grid) and grid.algorithm == reference.algorithm
+             and not grid.max_kl_draws]
+    budgets = sorted({grid.num_timesteps for grid, _ in grids})
+    return [check for budget in budgets for check in _pooled_checks(
+        reference, sorted(((grid, results) for grid, results in grids
+                           if grid.num_timesteps == budget), key=lambda item: item[0].name))]
+
+
+def _pooled_checks(reference: ReferenceResult, grids) -> List[Check]:
+    """`original_checks` on the pooled runs of `grids` [(grid, results)], one budget."""
     name = " + ".join(grid.name for grid, _ in grids)
     pooled = [result for _, results in grids for result in results]
     declared = {(env, policy) for grid, _ in grids for env in grid.envs

@@ -13,7 +13,6 @@ import numpy as np
 from onpolicy_flows.experiments import episodes
 from onpolicy_flows.experiments.figures import kl_ball
 from onpolicy_flows.experiments.grids.grid import Grid, load_all_grids
-from onpolicy_flows.experiments.grids.harvest import result_dir
 from onpolicy_flows.experiments.reference import (
     ReferenceResult,
     load_reference_results,
@@ -35,13 +34,28 @@ from onpolicy_flows.experiments.results.harvested import (
     group_results,
     load_grid_results,
 )
-from onpolicy_flows.experiments.results.page_figures import draw_grid_curves, draw_max_kl_quantiles
-from onpolicy_flows.experiments.results.parity import CONSISTENT, parity_checks
+from onpolicy_flows.experiments.results.page_figures import (
+    draw_grid_curves,
+    draw_max_kl_quantiles,
+    draw_per_iteration,
+)
+from onpolicy_flows.experiments.results.parity import (
+    CONSISTENT,
+    entropy_series,
+    logged,
+    parity_checks,
+)
 from onpolicy_flows.experiments.results.statistics import Estimate, final_estimates
-from onpolicy_flows.experiments.results.verdicts import (ALPHA, MAX_RUNS_TO_DECIDE, MIN_RUNS,
-                                                         POWER, RULE, Evidence, Outcome,
-                                                         runs_to_decide)
-from onpolicy_flows.experiments.runs import read_progress
+from onpolicy_flows.experiments.results.verdicts import (
+    ALPHA,
+    MAX_RUNS_TO_DECIDE,
+    MIN_RUNS,
+    POWER,
+    RULE,
+    Evidence,
+    Outcome,
+    runs_to_decide,
+)
 from onpolicy_flows.runs.progress import format_duration
 
 QUANTILE_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -241,12 +255,6 @@ def log_std_section(grid_results: GridResults, results_root: str) -> str:
         "show what it changes."])
 
 
-def logged(results_root: str, grid: Grid, result: MemberResult, key: str) -> np.ndarray:
-    """Column `key` [rows] of a harvested run's progress.csv (empty if it has none)."""
-    path = result_dir(results_root, grid.name, result.member.name)
-    return read_progress(path).get(key, np.zeros(0))
-
-
 def parity_section(grid_results: GridResults) -> str:
     checks = parity_checks(grid_results)
     lines = ["## Parity with the original code", "",
@@ -266,6 +274,41 @@ def parity_section(grid_results: GridResults) -> str:
               f"{number(check.means[1])} | {evidence_text(check.evidence)} | "
               f"{check.reading} |" for check in checks]
     return "\n".join(lines)
+
+
+ENTROPY_ITERATIONS = (0, 10, 20, 30)
+
+
+def entropy_section(grid_results: GridResults, results_root: str, figures_dir: str,
+                    link) -> Tuple[str, List[str]]:
+    """The logged entropy per iteration of the original code's runs beside the port's (issue
+    24): a figure per original-code grid and a table; returns (text, written figures)."""
+    series = entropy_series(grid_results, results_root)
+    if not series:
+        return "", []
+    panels = {}
+    for item in series:
+        panels.setdefault(f"{item.env} {item.policy}", []).append(
+            (item.grid, item.values))
+    figure = draw_per_iteration(panels, os.path.join(figures_dir, "entropy_per_iteration"),
+                                "entropy (the original's scale)")[0]
+    rows = [f"| {item.env} | {item.policy} | {item.grid} | {len(item.values)} | " +
+            " | ".join(f"{item.values[:, i].mean():.2f}" if i < item.values.shape[1] else "-"
+                       for i in ENTROPY_ITERATIONS) +
+            f" | {item.values[:, -1].mean():.2f} ({item.values.shape[1] - 1}) |"
+            for item in series]
+    text = "\n".join([
+        "### Entropy per iteration, the original code beside the port", "",
+        "The logged entropy (-mean log pi of each iteration's own actions, before its step) of "
+        "the original code's runs that log it, beside the port's runs of the same algorithm, "
+        "budget, task and policy; the port's flow entropy is shifted down by (d/2) log 2 pi "
+        "to the original's scale (its flow's log-density drops that constant). Mean over "
+        "runs, with the 95% bootstrap band.", "",
+        f"![entropy per iteration]({link(figure)})", "",
+        "| task | policy | grid | runs | " +
+        " | ".join(f"iteration {i}" for i in ENTROPY_ITERATIONS) + " | last (iteration) |",
+        "|---|---|---|---:|" + "---:|" * (len(ENTROPY_ITERATIONS) + 1), *rows])
+    return text, [figure]
 
 
 def disagreements_section(verdicts: Sequence[ClaimVerdict], grid_results: GridResults) -> str:
@@ -470,10 +513,13 @@ def write_results_page(results_root: str, page_path: str, figures_dir: str) -> L
             curve_sections.append(grid_section(grid, results, figure and link(figure),
                                                references))
         written += [figure] if figure else []
+    entropy_text, entropy_figures = entropy_section(grid_results, results_root, figures_dir,
+                                                    link)
+    written += entropy_figures
     page = "\n\n".join([header(grid_results), completeness_section(grid_results),
                         claims_section(verdicts, original_verdicts, grid_results),
                         log_std_section(grid_results, results_root),
-                        parity_section(grid_results),
+                        parity_section(grid_results), *filter(None, [entropy_text]),
                         disagreements_section(verdicts, grid_results),
                         "## Learning curves and final returns", *curve_sections,
                         kl_ball_section(results_root)]) + "\n"

@@ -1,6 +1,6 @@
 """The figures of the results page, drawn from harvested results (results.py): learning curves
 per task with bootstrap bands and the published numbers as lines, and Figure 6's quantiles."""
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -67,6 +67,21 @@ def draw_grid_curves(grid: Grid, results: Sequence[MemberResult], out_prefix: st
                                                     policy_colour(policy, index), linestyle))
     lines = {env: published_lines(env, grid.algorithm, references) for env in grid.envs}
     return draw_bands(bands_by_panel, out_prefix, lines, Y_LABEL, grid.num_timesteps)
+
+
+def draw_per_iteration(series_by_panel: Dict[str, List[Tuple[str, np.ndarray]]],
+                       out_prefix: str, y_label: str) -> List[str]:
+    """One panel per key: for each (label, values [runs, iterations]) the mean over runs per
+    iteration with its 95% bootstrap band (runs cut to the shortest)."""
+    bands_by_panel = {}
+    for panel, series in series_by_panel.items():
+        bands_by_panel[panel] = []
+        for index, (label, values) in enumerate(series):
+            mean, low, high = mean_band(values)
+            bands_by_panel[panel].append(Band(label, f"C{index % 10}", "-",
+                                              np.arange(values.shape[1]), mean, low, high,
+                                              len(values)))
+    return draw_bands(bands_by_panel, out_prefix, y_label=y_label, x_label="iteration")
 
 
 def draw_max_kl_quantiles(grid: Grid, results: Sequence[MemberResult], out_prefix: str

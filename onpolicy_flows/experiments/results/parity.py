@@ -8,8 +8,17 @@ permutation test's p exceeds its ALPHA.
 from dataclasses import dataclass
 from typing import List, Optional
 
+import numpy as np
+
+from onpolicy_flows.envs.factory import make_env, space_dims
 from onpolicy_flows.experiments.grids.grid import Grid
-from onpolicy_flows.experiments.results.claims import GridResults, is_original, score_matrix
+from onpolicy_flows.experiments.grids.harvest import result_dir
+from onpolicy_flows.experiments.results.claims import (
+    GridResults,
+    is_original,
+    score_matrix,
+)
+from onpolicy_flows.experiments.results.harvested import MemberResult
 from onpolicy_flows.experiments.results.verdicts import (
     MIN_RUNS,
     ORDERING,
@@ -17,8 +26,10 @@ from onpolicy_flows.experiments.results.verdicts import (
     Outcome,
     judge,
 )
+from onpolicy_flows.experiments.runs import read_progress
 
 CONSISTENT, PORT_HIGHER, PORT_LOWER = "consistent", "port higher", "port lower"
+ENTROPY_KEY = "entropy"
 
 
 @dataclass(frozen=True)
@@ -44,11 +55,12 @@ class ParityCheck:
 
 
 def port_grids(original_grid: Grid, grid_results: GridResults) -> List[Grid]:
-    """The port's grids to set beside an original-code grid: those of its algorithm with
-    `--original`, then those with the port's defaults (no variant, no max_kl draws)."""
+    """The port's grids to set beside an original-code grid: those of its algorithm and
+    budget with `--original`, then those with the port's defaults (no variant, no max_kl
+    draws)."""
     same = [grid for grid, _ in grid_results.values()
             if grid.algorithm == original_grid.algorithm and not grid.frozen
-            and not grid.max_kl_draws]
+            and not grid.max_kl_draws and grid.num_timesteps == original_grid.num_timesteps]
     with_original = sorted((grid for grid in same if is_original(grid)), key=lambda g: g.name)
     defaults = sorted((grid for grid in same if not grid.compare_with), key=lambda g: g.name)
     return with_original + defaults
@@ -78,3 +90,64 @@ def parity_checks(grid_results: GridResults) -> List[ParityCheck]:
                         (float(port.mean()) if len(port) else float("nan"),
                          float(original.mean())), evidence, outcome))
     return checks
+
+
+@dataclass(frozen=True)
+class LoggedSeries:
+    """A logged key per iteration of one grid's runs of a task and policy: `values`
+    [runs, iterations] (runs cut to the shortest), on the original's scale."""
+    grid: str
+    env: str
+    policy: str
+    values: np.ndarray
+
+
+def entropy_series(grid_results: GridResults, results_root: str) -> List[LoggedSeries]:
+    """The logged `entropy` per iteration of every original-code grid that logs it, beside
+    that of the port's grids set beside it (`port_grids`), per task and policy where both
+    have runs. The port's flow entropy is shifted down by (d/2) log 2 pi, d the action
+    dimension, to the original's scale (its flow's log-density drops that constant)."""
+    series = []
+    for original_grid, _ in sorted(grid_results.values(), key=lambda item: item[0].name):
+        if not original_grid.original_code:
+            continue
+        grids = [original_grid, *port_grids(original_grid, grid_results)]
+        for env in original_grid.envs:
+            for policy in original_grid.policies:
+                found = [_entropy_series(results_root, grid, grid_results[grid.name][1], env,
+                                         policy)
+                         for grid in grids if env in grid.envs and policy in grid.policies]
+                found = [item for item in found if item is not None]
+                if len(found) > 1 and found[0].grid == original_grid.name:
+                    series += found
+    return series
+
+
+def _entropy_series(results_root: str, grid: Grid, results: List[MemberResult], env: str,
+                    policy: str) -> Optional[LoggedSeries]:
+    runs = [logged(results_root, grid, result, ENTROPY_KEY) for result in results
+            if (result.member.env, result.member.policy) == (env, policy)]
+    runs = [values[np.isfinite(values)] for values in runs]
+    runs = [values for values in runs if len(values)]
+    if not runs:
+        return None
+    length = min(len(values) for values in runs)
+    shift = normal_constant(env) if policy.startswith("flow") and not grid.original_code \
+        else 0.0
+    return LoggedSeries(grid.name, env, policy,
+                        np.stack([values[:length] for values in runs]) - shift)
+
+
+def normal_constant(env_id: str) -> float:
+    """(d/2) log 2 pi for the action dimension d of `env_id`."""
+    env = make_env(env_id, seed=0)
+    try:
+        return 0.5 * space_dims(env)[1] * float(np.log(2 * np.pi))
+    finally:
+        env.close()
+
+
+def logged(results_root: str, grid: Grid, result: MemberResult, key: str) -> np.ndarray:
+    """Column `key` [rows] of a harvested run's progress.csv (empty if it has none)."""
+    path = result_dir(results_root, grid.name, result.member.name)
+    return read_progress(path).get(key, np.zeros(0))
