@@ -125,3 +125,15 @@ def test_original_grids_pool_only_with_others_of_their_budget(grid_results):
     checks = claims.original_checks(claim("flow > gaussian", env="Ant", algorithm="acktr"),
                                     grid_results)
     assert [check.grid for check in checks] == ["original_acktr"]
+
+
+def test_substituted_checks_take_the_gaussian_from_the_variant_grid(grid_results):
+    """fixed_std's Gaussian (below every fig3 policy) against fig3's flow and GMMs: only the
+    pairs with the Gaussian change side; the others are not checked there."""
+    fixed = load_grid("fixed_std")
+    grid_results = dict(grid_results, fixed_std=(fixed, fake_results(fixed, lambda m: -50.0)))
+    checks = claims.substituted_checks(claim("flow > gmm-K5, gaussian"), grid_results,
+                                       "fixed_std")
+    assert [(check.better, check.worse) for check in checks] == [("flow", "gaussian")]
+    assert checks[0].grid == "fig3_trpo / fixed_std" and checks[0].means == (301.0, -50.0)
+    assert checks[0].outcome == Outcome.REPRODUCED and len(checks[0].per_task) == 6

@@ -131,14 +131,16 @@ def make_check(grid_name: str, tasks: Sequence[str], better: str, worse: str, ki
 
 
 def check_pair(grid_name: str, tasks: Sequence[str], results: Sequence[MemberResult],
-               kind: str, better: str, worse: str) -> Check:
+               kind: str, better: str, worse: str,
+               worse_results: Optional[Sequence[MemberResult]] = None) -> Check:
     """A against B on `tasks` of the grid(s) `grid_name` (with the per-task checks when there
-    are several)."""
-    per_task = [check_pair(grid_name, [env], results, kind, better, worse)
+    are several); B's runs from `worse_results` when given, else from `results`."""
+    worse_results = results if worse_results is None else worse_results
+    per_task = [check_pair(grid_name, [env], results, kind, better, worse, worse_results)
                 for env in tasks] if len(tasks) > 1 else []
     return make_check(grid_name, tasks, better, worse, kind,
-                      score_matrix(results, tasks, better), score_matrix(results, tasks, worse),
-                      per_task)
+                      score_matrix(results, tasks, better),
+                      score_matrix(worse_results, tasks, worse), per_task)
 
 
 def is_original(grid: Grid) -> bool:
@@ -177,6 +179,29 @@ def _pooled_checks(reference: ReferenceResult, grids) -> List[Check]:
                  and (env, better) in declared and (env, worse) in declared]
         if tasks:
             checks.append(check_pair(name, tasks, pooled, kind, better, worse))
+    return checks
+
+
+def substituted_checks(reference: ReferenceResult, grid_results: GridResults,
+                       variant: str) -> List[Check]:
+    """The claim's checks with one policy's runs taken from the `variant` grid instead of the
+    grid it varies: for each pair of policies where the variant grid runs one (its policies
+    are all of the same class, e.g. fixed_std's Gaussian), that side from the variant grid,
+    the other from the grid it varies, on the claim's tasks where both run. Isolates what
+    one restored behaviour does to the claim."""
+    variant_grid, variant_results = grid_results[variant]
+    kind, pairs = parse_compare(reference.compare)
+    checks = []
+    for grid, tasks, results in claim_grids(reference, grid_results):
+        if grid.name != variant_grid.compare_with:
+            continue
+        tasks = [env for env in tasks if env in variant_grid.envs]
+        for better, worse in pairs:
+            sides = [variant_results if policy in variant_grid.policies else results
+                     for policy in (better, worse)]
+            if tasks and sides[0] is not sides[1]:
+                checks.append(check_pair(f"{grid.name} / {variant}", tasks, sides[0], kind,
+                                         better, worse, sides[1]))
     return checks
 
 
