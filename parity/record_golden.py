@@ -1,7 +1,19 @@
 """Golden values of one TRPO iteration of the original code, for tests of the port.
 
-  python parity/record_golden.py                  # all three, one process each
+  python parity/record_golden.py                  # every case of CASES, one process each
   python parity/record_golden.py trpo_gmm --out /tmp/golden_gmm.npz
+  python parity/record_golden.py trpo_normflow --case negative   # one case: its seed and file
+
+Cases (CASES: runner, case -> seed, fixture), each checked after the run:
+  step       the iteration takes a step (0.5 d.F d > 0): golden_trpo_<policy>.npz
+  negative   the step direction's Fisher quadratic form shs = 0.5 d.F d is not positive:
+             the flow runner `continue`s (no line search, no value-function fit, no log
+             row, counters unchanged: it asks for the next batch, where the recording stops);
+             the GMM runner has no check (lm = sqrt(shs / max_kl) is NaN, all 10 trials are
+             non-finite, the old parameters are restored, the value function is fitted and
+             the row logged): golden_trpo_<policy>_negative.npz
+  backtrack  the line search halves the step at least once before accepting one:
+             golden_trpo_<policy>_backtrack.npz (the GMM's step case already does)
 
 Runs the original runner's own `train()` (its session, `set_global_seeds`, its policy_fn and
 every `learn` argument it passes: max_kl 0.01, cg 10 iterations with damping 0.1, value
@@ -53,15 +65,25 @@ The .npz holds numbers only (float arrays, integer offsets); keys:
   cg/direction                 [P] the conjugate-gradient step direction
   step/fisher_direction        [P] fisher_vector_product(direction) (damping included)
   step/shs, step/lm            0.5 d.F d and sqrt(shs / max_kl), as `learn` computes them
-  step/full_step, step/expected_improve
+  step/full_step, step/expected_improve   (NaN where shs < 0 in the GMM; the flow's dropped
+                               batch has no lm, full step, line search, after_step or vf/ keys)
   linesearch/losses [n, 5], linesearch/stepsizes [n]: every trial of the line search;
   linesearch/accepted          1 if a trial was accepted, else 0
   after_step/losses            [5] what `learn` logged after the step
   after_step/<variable name>   the policy's variables after the step
+  logged/<key>                 the other keys of the logged row (counters, episode means,
+                               ev_tdlam_before; not TimeElapsed)
   vf/orders                    [epochs, 1024] the row order of each epoch (minibatches of 64
                                are consecutive slices; a final partial one is dropped)
   vf/first_gradient            [Q] the flat gradient of the first minibatch
   vf/epoch<k>/<variable name>  the value function's variables after epoch k (k = 1..5)
+  drop/dropped                 1 if learn asked for a second batch without finishing the
+                               iteration (the flow's `continue`), else 0; then also:
+  drop/counters                [5] learn's iters_so_far, timesteps_so_far, episodes_so_far,
+                               len(lenbuffer), len(rewbuffer) when it asked for the next batch
+  drop/vf_updates, drop/logged_keys  MpiAdam updates made and record_tabular calls (0, 0)
+  after_drop/<variable name>   every pi/ variable (policy, value function, filter) when it
+                               asked for the next batch
 Run in its own process (it installs the TF1 compatibility layer first); the tests never
 import it.
 """
@@ -84,18 +106,35 @@ TRPO_POLICY_RUNNERS = {"trpo_normflow": "flow", "trpo_gmm": "gmm", "trpo_gaussia
 # The fixtures' seeds. The GMM's 2: its line search halves the step once (the first trial's
 # sample KL is 0.38); with seed 3 its Fisher quadratic form is negative (a NaN step).
 DEFAULT_SEEDS = {"trpo_normflow": 0, "trpo_gmm": 2, "trpo_gaussian": 0}
+FLOW_NEGATIVE_SEED = 12
+FLOW_BACKTRACK_SEED = 8
+# (runner, case) -> (seed, fixture file name); `check_case` says what each case must show.
+CASES = {
+    ("trpo_normflow", "step"): (0, "golden_trpo_flow.npz"),
+    ("trpo_gmm", "step"): (2, "golden_trpo_gmm.npz"),
+    ("trpo_gaussian", "step"): (0, "golden_trpo_gaussian.npz"),
+    ("trpo_normflow", "negative"): (FLOW_NEGATIVE_SEED, "golden_trpo_flow_negative.npz"),
+    ("trpo_gmm", "negative"): (3, "golden_trpo_gmm_negative.npz"),
+    ("trpo_normflow", "backtrack"): (FLOW_BACKTRACK_SEED, "golden_trpo_flow_backtrack.npz"),
+}
+CASE_NAMES = ("step", "negative", "backtrack")
 FIXTURES_DIR = os.path.join(REPO_ROOT, "tests", "fixtures")
 RANDOM_OP_TYPES = ("RandomStandardNormal", "Multinomial")
 FIXED_ROWS = 1024  # the original's static training batch (timesteps_per_batch)
 ENTROPY_SAMPLES = 10  # the flow's ENTROPY_NUMSAMPLES
-PERTURBATION = 0.1  # std of the normal noise added to every policy weight
+PERTURBATION = 0.1  # std of the normal noise added to every policy weight (--perturbation)
 LOG_STD = -0.4  # the Gaussian's (never trained) log-std, moved off 0 so that std != 1
 FILTER_COUNT = 2000.0  # observations the filter has "seen" before the batch
 LOSS_NAMES = ("optimgain", "meankl", "entloss", "surrgain", "entropy")
 
 
 class RecorderError(Exception):
-    """The run did not go as the recorder expects (e.g. the flow skipped the step)."""
+    """The run did not go as the recorder expects (e.g. not the case asked for)."""
+
+
+class BatchDropped(Exception):
+    """learn asked for a second batch without finishing its iteration (the flow's
+    `continue` on a negative Fisher quadratic form): the recording stops there."""
 
 
 def fixed_data(rng, obs_dim: int):
@@ -149,6 +188,8 @@ class Recorder:
         self.vf_snapshots = []
         self.vf_orders = []
         self.segments_yielded = 0
+        self.vf_updates = 0
+        self.dropped = False
 
     # -- hooks ------------------------------------------------------------------------
     def install(self, runner_module):
@@ -209,6 +250,7 @@ class Recorder:
             recorder.vf_snapshots.append(recorder.vf_optimizer.getflat().copy())
 
         def update(optimizer, gradient, stepsize):
+            recorder.vf_updates += 1
             if recorder.vf_optimizer is None:
                 recorder.vf_optimizer = optimizer
                 recorder.after_policy_step()
@@ -342,8 +384,9 @@ class Recorder:
         actions = self.sample_actions(pi)
         while True:
             if self.segments_yielded:
-                raise RecorderError("learn asked for a second batch: the flow skipped its step "
-                                    "(negative Fisher quadratic form); use another --seed")
+                # learn stops after one finished iteration (its episode reaches the budget)
+                self.batch_dropped()
+                raise BatchDropped()
             self.segments_yielded += 1
             yield {"ob": self.observations.copy(), "ac": actions.copy(),
                    "rew": np.zeros(horizon, np.float32), "vpred": np.zeros(horizon, np.float32),
@@ -414,12 +457,11 @@ class Recorder:
         self.out["fvp/products"] = np.stack([f_Ax(vector) for vector in vectors])
         self.fisher_vector_product = f_Ax
 
-    def after_policy_step(self):
-        """The first value-function update: the policy step is over."""
-        sess = self.U.get_session()
+    def record_quadratic_form(self) -> float:
+        """The Fisher product of the step direction that learn computed, and shs."""
         out = self.out
         direction = out["cg/direction"]
-        max_kl, damping = float(out["meta/max_kl"]), float(out["meta/cg_damping"])
+        damping = float(out["meta/cg_damping"])
         out["meta/fvp_rows"] = np.asarray(len(self.calls["compute_fvp"][0][0][1]))
         fvp_calls = [result for (tangent, *_), result in self.calls["compute_fvp"]
                      if np.array_equal(tangent, direction)]
@@ -428,8 +470,39 @@ class Recorder:
         # what fisher_vector_product(stepdir) returned to learn: allmean (one rank) + damping
         out["step/fisher_direction"] = fvp_calls[0] + damping * direction
         shs = .5 * direction.dot(out["step/fisher_direction"])
-        lm = np.sqrt(shs / max_kl)
-        out["step/shs"], out["step/lm"] = np.asarray(shs), np.asarray(lm)
+        out["step/shs"] = np.asarray(shs)
+        return shs
+
+    def batch_dropped(self):
+        """learn asks for the next batch without finishing this iteration (the flow's
+        `continue`): its counters, and every pi/ variable, as they are now."""
+        frame = sys._getframe(1)
+        while frame is not None and "timesteps_so_far" not in frame.f_locals:
+            frame = frame.f_back
+        if frame is None or "cg/direction" not in self.out:
+            raise RecorderError("learn asked for a second batch before its step")
+        found = frame.f_locals
+        self.dropped = True
+        self.record_quadratic_form()
+        out = self.out
+        out["drop/counters"] = np.array(
+            [found["iters_so_far"], found["timesteps_so_far"], found["episodes_so_far"],
+             len(found["lenbuffer"]), len(found["rewbuffer"])], np.int64)
+        out["drop/vf_updates"] = np.asarray(self.vf_updates)
+        out["drop/logged_keys"] = np.asarray(len(self.tabular))
+        out.update({f"after_drop/{v.name}": value for v, value
+                    in zip(self.variables(), self.U.get_session().run(self.variables()))})
+
+    def after_policy_step(self):
+        """The first value-function update: the policy step is over."""
+        sess = self.U.get_session()
+        out = self.out
+        direction = out["cg/direction"]
+        max_kl = float(out["meta/max_kl"])
+        shs = self.record_quadratic_form()
+        with np.errstate(invalid="ignore"):  # the GMM's negative case: NaN, as in learn
+            lm = np.sqrt(shs / max_kl)
+        out["step/lm"] = np.asarray(lm)
         out["step/full_step"] = direction / lm
         out["step/expected_improve"] = np.asarray(out["gradient"].dot(out["step/full_step"]))
         trials = [np.array(result) for _, result in self.calls["compute_losses"]]
@@ -441,7 +514,12 @@ class Recorder:
 
     def finish(self):
         out = self.out
+        out["drop/dropped"] = np.asarray(int(self.dropped))
+        if self.dropped:
+            return out
         out["after_step/losses"] = np.array([self.tabular[name] for name in LOSS_NAMES])
+        out.update({f"logged/{key}": np.asarray(float(value)) for key, value
+                    in self.tabular.items() if key not in (*LOSS_NAMES, "TimeElapsed")})
         (_, first_gradient) = self.calls["compute_vflossandgrad"][0]
         out["vf/first_gradient"] = first_gradient
         out["vf/orders"] = np.stack(self.vf_orders)
@@ -452,8 +530,31 @@ class Recorder:
         return out
 
 
+def summary(out) -> str:
+    """One line: what the iteration did."""
+    text = f"seed {int(out['meta/seed'])}: shs {float(out['step/shs']):.4g}"
+    if int(out["drop/dropped"]):
+        return text + ", batch dropped (no line search, no value-function fit, no log row)"
+    losses = out["linesearch/losses"]
+    return text + f", {len(losses)} line-search trial(s), " + \
+        ("accepted" if int(out["linesearch/accepted"]) else "none accepted") + \
+        ", trial KLs " + " ".join(f"{kl:.3g}" for kl in losses[:, 1])
+
+
+def check_case(case: str, out) -> None:
+    """Raises RecorderError unless the recorded iteration is an instance of `case`."""
+    shs, dropped = float(out["step/shs"]), bool(int(out["drop/dropped"]))
+    trials = 0 if dropped else len(out["linesearch/losses"])
+    accepted = not dropped and bool(int(out["linesearch/accepted"]))
+    ok = {"step": shs > 0 and not dropped,
+          "negative": shs <= 0,
+          "backtrack": shs > 0 and accepted and trials >= 2}[case]
+    if not ok:
+        raise RecorderError(f"not a {case!r} case ({summary(out)}); use another --seed")
+
+
 def record(runner: str, seed: int, out_path: str, env: str, num_components: int,
-           num_units: int, num_layers: int) -> str:
+           num_units: int, num_layers: int, case: str = "step") -> str:
     compat.install()
     policy = TRPO_POLICY_RUNNERS[runner]
     module = load_runner(runner)
@@ -462,7 +563,10 @@ def record(runner: str, seed: int, out_path: str, env: str, num_components: int,
     args = types.SimpleNamespace(runner=runner, seed=seed, num_timesteps=1, max_kl=0.01,
                                  num_components=num_components, num_units=num_units,
                                  num_layers=num_layers)
-    call_runner(module, args, resolve_env(env))
+    try:
+        call_runner(module, args, resolve_env(env))
+    except BatchDropped:
+        pass  # recorded by Recorder.batch_dropped
     out = recorder.finish()
     out["meta/seed"] = np.asarray(seed)
     out["meta/obs_dim"] = np.asarray(recorder.observations.shape[1])
@@ -473,13 +577,23 @@ def record(runner: str, seed: int, out_path: str, env: str, num_components: int,
                     "meta/entropy_samples": np.asarray(ENTROPY_SAMPLES)})
     if policy == "gmm":
         out["meta/num_components"] = np.asarray(num_components)
+    print(f"record_golden: {runner} {summary(out)}")
+    check_case(case, out)
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     np.savez_compressed(out_path, **out)
     return out_path
 
 
-def default_out(runner: str) -> str:
-    return os.path.join(FIXTURES_DIR, f"golden_trpo_{TRPO_POLICY_RUNNERS[runner]}.npz")
+def default_seed(runner: str, case: str) -> int:
+    if (runner, case) not in CASES:
+        raise RecorderError(f"no {case!r} case for {runner} (CASES); give --seed and --out")
+    return CASES[runner, case][0]
+
+
+def default_out(runner: str, case: str = "step") -> str:
+    if (runner, case) not in CASES:
+        raise RecorderError(f"no {case!r} case for {runner} (CASES); give --seed and --out")
+    return os.path.join(FIXTURES_DIR, CASES[runner, case][1])
 
 
 def main():
@@ -487,29 +601,31 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runner", nargs="?", choices=[*TRPO_POLICY_RUNNERS, "all"],
                         default="all")
+    parser.add_argument("--case", choices=CASE_NAMES, default="step",
+                        help="what the iteration must show (checked); with the runner it picks "
+                             "the default seed and fixture (CASES)")
     parser.add_argument("--env", default="Hopper-v4", help="only its spaces are used")
-    parser.add_argument("--seed", type=int, help="default: DEFAULT_SEEDS")
+    parser.add_argument("--seed", type=int, help="default: the case's (CASES)")
     parser.add_argument("--num-components", type=int, default=2)
     parser.add_argument("--num-units", type=int, default=3)
     parser.add_argument("--num-layers", type=int, default=4)
-    parser.add_argument("--out", help="the .npz to write (default "
-                                      "tests/fixtures/golden_trpo_<policy>.npz)")
+    parser.add_argument("--out", help="the .npz to write (default: the case's fixture in "
+                                      "tests/fixtures/)")
     args = parser.parse_args()
     if args.runner == "all":
-        if args.out:
-            parser.error("--out needs a single runner")
+        if args.out or args.seed is not None:
+            parser.error("--out and --seed need a single runner")
         options = ["--env", args.env, "--num-components", str(args.num_components),
                    "--num-units", str(args.num_units), "--num-layers", str(args.num_layers)]
-        if args.seed is not None:
-            options += ["--seed", str(args.seed)]
-        for runner in TRPO_POLICY_RUNNERS:  # one process each: the runners' modules clash
-            subprocess.run([sys.executable, os.path.abspath(__file__), runner, *options],
-                           check=True)
+        for runner, case in CASES:  # one process each: the runners' modules clash
+            subprocess.run([sys.executable, os.path.abspath(__file__), runner, "--case", case,
+                            *options], check=True)
         return
     try:
-        seed = DEFAULT_SEEDS[args.runner] if args.seed is None else args.seed
-        path = record(args.runner, seed, args.out or default_out(args.runner), args.env,
-                      args.num_components, args.num_units, args.num_layers)
+        seed = default_seed(args.runner, args.case) if args.seed is None else args.seed
+        path = record(args.runner, seed, args.out or default_out(args.runner, args.case),
+                      args.env, args.num_components, args.num_units, args.num_layers,
+                      args.case)
     except (HarnessError, RecorderError, compat.MissingOriginal) as error:
         print(f"record_golden: error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -1,6 +1,9 @@
 """Parity with the original code itself: one TRPO iteration of each policy class against
 golden values recorded from the paper's code (`parity/record_golden.py`, which documents every
-key of `tests/fixtures/golden_trpo_<policy>.npz`).
+key of `tests/fixtures/golden_trpo_<policy>.npz`). Its "step" cases (CASES) are run here:
+the three policies' iterations (the GMM's line search halves its step once) and the flow's
+`golden_trpo_flow_backtrack.npz`, whose line search halves its step BACKTRACKS times; the
+"negative" cases (non-positive Fisher quadratic form) in test_parity_trpo_negative.py.
 
 Each test loads the original's weights into this package's policy, value function and
 observation filter (one mapping function per policy below), feeds the recorded batch and
@@ -54,11 +57,20 @@ tfd = tfp.distributions
 
 FIXTURES = Path(__file__).parent / "fixtures"
 POLICIES = ("flow", "gmm", "gaussian")
+# run's cases: (policy, fixture, whether our CG reproduces the original's direction); the
+# ids of the first three are the policies'
+STEP_CASES = {"flow": ("flow", "golden_trpo_flow.npz", True),
+              "gmm": ("gmm", "golden_trpo_gmm.npz", True),
+              "gaussian": ("gaussian", "golden_trpo_gaussian.npz", True),
+              "flow_backtrack": ("flow", "golden_trpo_flow_backtrack.npz", False)}
 LOSS_NAMES = ("optimgain", "meankl", "entloss", "surrgain", "entropy")
 HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 FVP_SUBSAMPLE = 5  # the original's Fisher-vector products use rows [::5]
 # tolerances (module docstring)
 FORWARD, DERIVATIVE, AFTER_CG = 5e-5, 1e-4, 5e-3
+FROM_RECORDED_DIRECTION = DERIVATIVE  # the step from the original's own direction
+STEP_TOLERANCE = {"our CG direction": AFTER_CG,
+                  "the original's direction": FROM_RECORDED_DIRECTION}
 KL_AFTER_STEP, VALUE_FUNCTION = 2e-4, 2e-6
 
 # --------------------------------------------------------------------------------------
@@ -246,11 +258,13 @@ class Reproduction:
     everything recomputed from the golden batch and noise, in the order of the original's
     iteration: sample, update the filter, gradient, Fisher products, CG, step, value fit."""
 
-    def __init__(self, kind: str):
-        with np.load(FIXTURES / f"golden_trpo_{kind}.npz", allow_pickle=False) as data:
+    def __init__(self, kind: str, fixture: Optional[str] = None, cg_reproducible: bool = True):
+        fixture = fixture or f"golden_trpo_{kind}.npz"
+        self.cg_reproducible = cg_reproducible
+        with np.load(FIXTURES / fixture, allow_pickle=False) as data:
             self.golden = {key: data[key] for key in data.files}
         g = self.golden
-        self.kind = kind
+        self.kind, self.fixture = kind, fixture
         obs_dim, self.act_dim = int(g["meta/obs_dim"]), int(g["meta/act_dim"])
         self.normalizer = RunningMeanStd(obs_dim)
         self.policy, self.old_policy = (
@@ -331,17 +345,24 @@ class Reproduction:
         out["direction"] = direction = conjugate_gradient(
             fisher_vector_product, out["gradient"], int(g["meta/cg_iters"]))
         out["shs"] = 0.5 * direction.dot(fisher_vector_product(direction))
-        out["lm"] = np.sqrt(out["shs"] / float(g["meta/max_kl"]))
-        # the whole step, by our trpo_step
-        messages = []
+        with np.errstate(invalid="ignore"):  # NaN where shs < 0, as in the original's GMM
+            out["lm"] = np.sqrt(out["shs"] / float(g["meta/max_kl"]))
+        # the original's direction: our Fisher product and quadratic form there
+        recorded_direction = self.policy_flat(g["cg/direction"])
+        out["fisher_recorded_direction"] = fisher_vector_product(recorded_direction)
+        out["shs_recorded_direction"] = 0.5 * recorded_direction.dot(
+            out["fisher_recorded_direction"])
+        out["gradient_curvature"] = out["gradient"].dot(fisher_vector_product(out["gradient"]))
+        # the whole step, by our trpo_step: from our CG's direction, then from the original's
+        batch = PolicyBatch(observations, actions, advantages, old_log_probs.numpy())
         settings = StepSettings(float(g["meta/max_kl"]), int(g["meta/cg_iters"]), damping,
                                 FVP_SUBSAMPLE, max_backtracks=10)
-        out["stats"] = trpo_step(objective, PolicyBatch(observations, actions, advantages),
-                                 settings, messages.append)
-        out["improvements"] = [float(message.split("Actual: ")[1]) for message in messages
-                               if message.startswith("Expected")]  # one per trial, %.3f
-        out["params_after"] = objective.params.get()
-        out["entropy_after"] = self.entropy(observations)
+        fed = self.take_step(settings, batch, recorded_direction, fisher_vector_product)
+        own = self.take_step(settings, batch, None, fisher_vector_product)
+        out["steps"] = {"our CG direction": own, "the original's direction": fed}
+        out.update(own)  # stats, messages, improvements, params_after, entropy_after
+        if "vf/orders" not in g:  # the flow's dropped batch: no value-function fit
+            return
         # the value function: the recorded minibatch orders, one epoch, then the rest
         vf, batch_size = self.value_function, int(g["meta/vf_batch_size"])
         first_rows = g["vf/orders"][0][:batch_size]
@@ -354,6 +375,49 @@ class Reproduction:
         vf.fit(optimizer, observations, returns, epochs - 1, batch_size, stepsize, orders)
         out["vf_last_epoch"] = [v.numpy() for v in self.vf_variables]
         out["epochs"] = epochs
+
+    def take_step(self, settings: StepSettings, batch: PolicyBatch,
+                  direction: Optional[np.ndarray], fisher_vector_product) -> dict:
+        """Our trpo_step from the parameters before the step, its conjugate gradient replaced
+        by `direction` unless None; what it returned and logged, the parameters and entropy
+        after it, and (where shs > 0) optimgain..entropy at each of the original's trial step
+        sizes times this full step. Leaves the parameters after the step."""
+        g, objective = self.golden, self.objective
+        objective.params.set(self.params_before)
+        messages = []
+        replaced = contextlib.nullcontext() if direction is None else mock.patch(
+            "onpolicy_flows.trpo_mpi.policy_step.conjugate_gradient",
+            lambda *args, **kwargs: direction.copy())
+        with replaced:
+            stats = trpo_step(objective, PolicyBatch(batch.observations, batch.actions,
+                                                     batch.advantages), settings,
+                              messages.append)
+        step = {"stats": stats, "messages": messages,
+                "improvements": [float(message.split("Actual: ")[1]) for message in messages
+                                 if message.startswith("Expected")],  # one per trial, %.3f
+                "params_after": objective.params.get(),
+                "entropy_after": self.entropy(batch.observations)}
+        objective.params.set(self.params_before)  # the Fisher products are taken there
+        if direction is None:
+            direction = conjugate_gradient(fisher_vector_product, self.out["gradient"],
+                                           settings.cg_iters)  # trpo_step's
+        shs = 0.5 * direction.dot(fisher_vector_product(direction))
+        if shs > 0 and "linesearch/stepsizes" in g:
+            full_step = direction / np.sqrt(shs / settings.max_kl)
+            step["trial_losses"] = []
+            for stepsize in g["linesearch/stepsizes"]:
+                objective.params.set((self.params_before + stepsize * full_step)
+                                     .astype(np.float32))
+                step["trial_losses"].append(objective.mean_losses(batch))
+        objective.params.set(step["params_after"])
+        return step
+
+    def step_paths(self):
+        """(label, take_step's result) of the steps to compare with the original's: from
+        the original's direction always, from our CG's where it reproduces it."""
+        steps = self.out["steps"]
+        return [(label, steps[label]) for label in steps
+                if self.cg_reproducible or label == "the original's direction"]
 
     def entropy(self, observations) -> Optional[float]:
         """Mean of our `Policy.entropy` over the batch, the flow's samples drawn from the
@@ -369,9 +433,9 @@ class Reproduction:
             return float(tf.reduce_mean(policy.entropy(observations)))
 
 
-@pytest.fixture(scope="module", params=POLICIES)
+@pytest.fixture(scope="module", params=list(STEP_CASES))
 def run(request) -> Reproduction:
-    return Reproduction(request.param)
+    return Reproduction(*STEP_CASES[request.param])
 
 
 # --------------------------------------------------------------------------------------
@@ -419,20 +483,23 @@ def test_log_densities(run):
 
 
 def test_entropy(run):
-    """Before and after the step. Flow: our Policy.entropy with the original's 10 samples
-    per state = the original's + (d/2) log 2 pi. Gaussian: both closed form. GMM: see
-    `original_gmm_entropy`."""
+    """Before and after the step (Reproduction.step_paths). Flow: our Policy.entropy with
+    the original's 10 samples per state = the original's + (d/2) log 2 pi. Gaussian: both
+    closed form. GMM: see `original_gmm_entropy`."""
     g, out = run.golden, run.out
     before, after = g["losses/before"][4], g["after_step/losses"][4]
     if run.kind == "gmm":
         for parameters, expected in ((run.params_before, before),
-                                     (out["params_after"], after)):
+                                     *((step["params_after"], after)
+                                       for _, step in run.step_paths())):
             run.objective.params.set(parameters)
             assert_close(original_gmm_entropy(run), expected, FORWARD, "GMM logged entropy")
         return
     shift = run.act_dim * HALF_LOG_2PI if run.kind == "flow" else 0.0
     assert_close(out["entropy"], before + shift, FORWARD, "entropy before the step")
-    assert_close(out["entropy_after"], after + shift, FORWARD, "entropy after the step")
+    for label, step in run.step_paths():
+        assert_close(step["entropy_after"], after + shift, FORWARD,
+                     f"entropy after the step from {label}")
 
 
 def original_gmm_entropy(run) -> float:
@@ -473,32 +540,95 @@ def test_fisher_vector_products(run):
 
 
 def test_conjugate_gradient_and_step_size(run):
-    """10 CG iterations (damping 0.1), then shs = 0.5 d.(F + 0.1) d and lm = sqrt(shs/max_kl)."""
+    """10 CG iterations (damping 0.1), then shs = 0.5 d.(F + 0.1) d and lm = sqrt(shs/max_kl).
+    At the original's direction d: our (F + 0.1) d and shs. Our own CG's direction, shs and
+    lm where it reproduces the original's; where it does not (the flow's backtrack case), the
+    reason: the sample KL's Hessian is indefinite, already along the gradient (g.(F + 0.1) g
+    < 0, CG's first curvature), so CG amplifies float32 rounding without bound (a relative
+    perturbation of 1e-7 of the gradient changes its direction by tens of percent)."""
     g, out = run.golden, run.out
+    assert_close(out["fisher_recorded_direction"], run.policy_flat(g["step/fisher_direction"]),
+                 DERIVATIVE, "(F + 0.1) d at the original's direction")
+    assert_close(out["shs_recorded_direction"], g["step/shs"], DERIVATIVE,
+                 "shs at the original's direction")
+    if not run.cg_reproducible:
+        assert out["gradient_curvature"] < 0
+        return
     assert_close(out["direction"], run.policy_flat(g["cg/direction"]), AFTER_CG, "direction")
     assert_close(out["shs"], g["step/shs"], AFTER_CG, "shs")
     assert_close(out["lm"], g["step/lm"], AFTER_CG, "lm")
 
 
 def test_line_search_and_new_parameters(run):
-    """Our trpo_step, as a whole: the same trials (their surrogate improvements, which it
-    logs to 3 decimals), the same accepted step and parameters, the same sample KL and
-    surrogate after the step. The GMM's line search halves its first step once."""
-    g, out = run.golden, run.out
+    """Our trpo_step, as a whole (Reproduction.step_paths: from our CG's direction where it
+    reproduces the original's, and from the original's direction): the same trials (their
+    surrogate improvements, which it logs to 3 decimals), the same accepted step and
+    parameters, the same sample KL and surrogate after the step. The GMM's line search
+    halves its first step once, the flow's backtrack case at least once."""
+    g = run.golden
     improvements = g["linesearch/losses"][:, 0] - g["losses/before"][0]
-    assert len(out["improvements"]) == len(improvements)
-    assert_close(out["improvements"], improvements, 0.0, "logged improvements", atol=1e-3)
-    assert out["stats"]["step_accepted"] == g["linesearch/accepted"]
     accepted_step = g["linesearch/stepsizes"][-1] * g["step/full_step"]
-    assert_close(out["params_after"] - run.params_before, run.policy_flat(accepted_step),
-                 AFTER_CG, "accepted step")
-    assert_close(out["params_after"], to_our_flat(run.entries, run.objective.params.variables,
-                                                  run.recorded("after_step")),
-                 AFTER_CG, "new parameters")
+    new_parameters = to_our_flat(run.entries, run.objective.params.variables,
+                                 run.recorded("after_step"))
     after = dict(zip(LOSS_NAMES, g["after_step/losses"]))
-    assert_close(out["stats"]["meankl"], after["meankl"], 0.0, "meankl", atol=KL_AFTER_STEP)
-    for name in ("surrgain", "optimgain"):
-        assert_close(out["stats"][name], after[name], AFTER_CG, name)
+    for label, step in run.step_paths():
+        tolerance = STEP_TOLERANCE[label]
+        assert len(step["improvements"]) == len(improvements), label
+        assert_close(step["improvements"], improvements, 0.0,
+                     f"logged improvements from {label}", atol=1e-3)
+        assert step["stats"]["step_accepted"] == g["linesearch/accepted"], label
+        assert_close(step["params_after"] - run.params_before, run.policy_flat(accepted_step),
+                     tolerance, f"accepted step from {label}")
+        assert_close(step["params_after"], new_parameters, tolerance,
+                     f"new parameters from {label}")
+        assert_close(step["stats"]["meankl"], after["meankl"], 0.0, f"meankl from {label}",
+                     atol=KL_AFTER_STEP)
+        for name in ("surrgain", "optimgain"):
+            assert_close(step["stats"][name], after[name], tolerance, f"{name} from {label}")
+
+
+# trpo_step's (and the original's) log line for each verdict of a line-search trial
+VERDICT_MESSAGES = {"Got non-finite value of losses -- bad!": "non-finite",
+                    "violated KL constraint. shrinking step.": "KL over 1.5 max_kl",
+                    "surrogate didn't improve. shrinking step.": "no improvement",
+                    "Stepsize OK!": "accepted"}
+
+
+def original_verdicts(golden: dict) -> List[str]:
+    """The verdict of each recorded trial, by the original's rule."""
+    before, max_kl = golden["losses/before"][0], float(golden["meta/max_kl"])
+    verdicts = []
+    for surrogate, kl, *_ in golden["linesearch/losses"]:
+        verdicts.append("non-finite" if not np.isfinite([surrogate, kl]).all()
+                        else "KL over 1.5 max_kl" if kl > 1.5 * max_kl
+                        else "no improvement" if surrogate - before < 0 else "accepted")
+    return verdicts
+
+
+def our_verdicts(messages: List[str]) -> List[str]:
+    return [VERDICT_MESSAGES[message] for message in messages if message in VERDICT_MESSAGES]
+
+
+def test_every_line_search_trial(run):
+    """Each trial of the original's line search (step sizes 1, 1/2, ...): optimgain,
+    surrgain and the sample KL at the full step times its size (Reproduction.step_paths),
+    and the verdict our trpo_step logged for it (KL over 1.5 max_kl, no improvement,
+    accepted). The backtrack case's first trial is rejected for its KL."""
+    g = run.golden
+    expected = g["linesearch/losses"]
+    for label, step in run.step_paths():
+        tolerance = STEP_TOLERANCE[label]
+        assert len(step["trial_losses"]) == len(expected), label
+        for index, (ours, theirs) in enumerate(zip(step["trial_losses"], expected)):
+            for name in ("optimgain", "surrgain"):
+                column = LOSS_NAMES.index(name)
+                assert_close(ours[column], theirs[column], tolerance,
+                             f"trial {index} from {label}: {name}")
+            assert_close(ours[1], theirs[1], tolerance, f"trial {index} from {label}: meankl",
+                         atol=KL_AFTER_STEP)
+        assert our_verdicts(step["messages"]) == original_verdicts(g), label
+    if run.fixture == STEP_CASES["flow_backtrack"][1]:
+        assert len(expected) >= 2 and original_verdicts(g)[0] == "KL over 1.5 max_kl"
 
 
 def test_value_function_fit(run):
