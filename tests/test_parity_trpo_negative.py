@@ -32,11 +32,6 @@ from typing import Dict
 import gymnasium as gym
 import numpy as np
 import pytest
-
-from onpolicy_flows.policies import PolicyConfig
-from onpolicy_flows.envs.rollout import Segment
-from onpolicy_flows.trpo_mpi.config import TRPOConfig
-from onpolicy_flows.trpo_mpi.trpo import TRPOLearner
 from test_parity_trpo import (
     AFTER_CG,
     DERIVATIVE,
@@ -56,6 +51,10 @@ from test_parity_trpo import (
     to_our_flat,
     value_correspondence,
 )
+
+from onpolicy_flows.envs.rollout import Segment
+from onpolicy_flows.trpo_mpi.config import TRPOConfig
+from onpolicy_flows.trpo_mpi.trpo import TRPOLearner
 
 # policy -> (fixture, whether our CG reproduces the original's direction)
 NEGATIVE_CASES = {"flow": ("golden_trpo_flow_negative.npz", False),
