@@ -631,7 +631,7 @@ def test_every_line_search_trial(run):
         assert len(expected) >= 2 and original_verdicts(g)[0] == "KL over 1.5 max_kl"
 
 
-def test_value_function_fit(run):
+def assert_value_function_fit(run: "Reproduction"):
     """MpiAdam (step 1e-3) on minibatches of 64 in the original's order: the first
     minibatch's gradient, the parameters after one epoch and after all five."""
     g, out = run.golden, run.out
@@ -642,3 +642,7 @@ def test_value_function_fit(run):
         for ours, theirs in zip(out[key], run.vf_values(f"vf/epoch{epoch}")):
             assert_close(ours, theirs, 0.0, f"value function after epoch {epoch}",
                          atol=VALUE_FUNCTION)
+
+
+def test_value_function_fit(run):
+    assert_value_function_fit(run)

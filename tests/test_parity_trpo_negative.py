@@ -44,10 +44,10 @@ from test_parity_trpo import (
     RecordedOrder,
     Reproduction,
     assert_close,
+    assert_value_function_fit,
     assign,
     filter_correspondence,
     ours_from_original,
-    split_flat,
     to_our_flat,
     value_correspondence,
 )
@@ -162,14 +162,7 @@ def test_trpo_step_takes_no_step(negative):
 def test_gmm_value_function_fit(negative):
     """The GMM's value function is still fitted (5 epochs in the original's minibatch
     order), as ours is after a skipped step."""
-    g, out = negative.golden, negative.out
-    flat = to_our_flat(negative.vf_entries, negative.value_function.net.trainable_variables,
-                       split_flat(g, "vf_flat", g["vf/first_gradient"]))
-    assert_close(out["vf_first_gradient"], flat, DERIVATIVE, "value-function gradient")
-    for key, epoch in (("vf_epoch1", 1), ("vf_last_epoch", out["epochs"])):
-        for ours, theirs in zip(out[key], negative.vf_values(f"vf/epoch{epoch}")):
-            assert_close(ours, theirs, 0.0, f"value function after epoch {epoch}",
-                         atol=VALUE_FUNCTION)
+    assert_value_function_fit(negative)
 
 
 # --------------------------------------------------------------------------------------
