@@ -127,6 +127,32 @@ def test_gaussian_acktr_learns_inverted_pendulum():
     assert history[-1]["EpRewMean"] >= 100
 
 
+@pytest.mark.parametrize("policy", ["gaussian", "tanh-gaussian", "flow"])
+def test_value_function_sees_the_policy_statistics_on_the_originals_scale(policy):
+    """The Gaussian: its mean and std; other classes: log pi(a|s), shifted by the constant
+    the original's log-density lacks, which only the flow's does (the base Normal's)."""
+    config = PolicyConfig(policy=policy, hidden_sizes=(64, 64))
+    learner = ACKTRLearner(ACKTRConfig(env="InvertedPendulum-v4", timesteps_per_batch=300,
+                                       policy=config), run_dir=None)
+    try:
+        policy_ = learner.policy
+        observations = np.random.default_rng(0).normal(size=(5, policy_.obs_dim))
+        observations = observations.astype(np.float32)
+        actions = policy_.sample_actions(observations)
+        statistics = learner.policy_update._statistics(observations, actions).numpy()
+        distribution = policy_.distribution(observations)
+        if policy == "gaussian":
+            expected = np.concatenate([distribution.mean(), distribution.stddev()], axis=1)
+        else:
+            expected = distribution.log_prob(actions).numpy()[:, None]
+        if policy == "flow":  # minus the base Normal's log-density at its mode
+            base_at_mode = distribution.distribution.log_prob(np.zeros((1, policy_.act_dim)))
+            expected = expected - base_at_mode.numpy()[:, None]
+        np.testing.assert_allclose(statistics, expected, rtol=1e-6, atol=1e-6)
+    finally:
+        learner.close()
+
+
 @pytest.mark.parametrize("policy", ["beta", "tanh-gaussian"])
 def test_bounded_policies_step_with_k_fac(policy):
     """The cold-start iteration, then one K-FAC iteration: every parameter (the

@@ -239,12 +239,11 @@ def test_log_densities_losses_and_gradients(replayed, k):
             assert_close(ours[key][name], value, 2e-3, f"{key} {name}", atol=1e-7)
 
 
+@pytest.mark.parametrize("replayed", ["flow"], indirect=True)  # the Gaussian's: mean, std
 def test_the_flows_value_function_feature_is_the_originals_log_density(replayed):
     """The original's flow feeds its value function the log-density it computes, without
     the Normal's constant."""
-    policy_name, run = replayed
-    if policy_name != "flow":
-        pytest.skip("the Gaussian's statistics are its mean and standard deviation")
+    _, run = replayed
     for k, ours in enumerate(run["updates"]):
         assert_close(ours["value_statistic"][:, 0], run["golden"][f"u{k}/logp"], 1e-5,
                      f"u{k}")

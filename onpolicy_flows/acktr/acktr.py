@@ -103,16 +103,17 @@ class PolicyUpdate(tf.Module):
     def _statistics(self, observations, actions):
         """The action distribution's statistics the value function sees, [batch, stat_dim]:
         mean and standard deviation where the distribution has them in closed form (the
-        Gaussian, as baselines' ACKTR), else log pi(a|s) of the action taken plus
-        (d/2) log 2 pi (the flow, as the original's flow ACKTR feeds its log-density, which
-        drops that constant: on Ant an input 7.35 higher than the true log-density, which
-        the value function's initial predictions and K-FAC statistics see)."""
+        Gaussian, as baselines' ACKTR), else log pi(a|s) of the action taken on the
+        original's scale (`Policy.original_log_density_shift`: the flow's original ACKTR
+        feeds its log-density, which drops (d/2) log 2 pi, on Ant an input 7.35 higher than
+        the true log-density, which the value function's initial predictions and K-FAC
+        statistics see; other classes feed the true log-density)."""
         distribution = self.policy.distribution(observations)
         try:
             return tf.concat([distribution.mean(), distribution.stddev()], axis=1)
         except NotImplementedError:
-            normal_constant = 0.5 * self.policy.act_dim * np.log(2.0 * np.pi)
-            return distribution.log_prob(actions)[:, None] + normal_constant
+            return (distribution.log_prob(actions)[:, None]
+                    + self.policy.original_log_density_shift)
 
 
 class ACKTRLearner:

@@ -47,6 +47,12 @@ class Policy(tf.Module):
         raise NotImplementedError
 
     # -- the interface --------------------------------------------------------------------
+    @property
+    def original_log_density_shift(self) -> float:
+        """Nats the original code's log-density of this policy class lies above the true one:
+        0 here; the flow overrides it (its original drops the base Normal's constant)."""
+        return 0.0
+
     def features(self, observations: tf.Tensor) -> tf.Tensor:
         if self.obs_normalizer is None:
             return observations

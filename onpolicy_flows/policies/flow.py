@@ -140,6 +140,11 @@ class FlowPolicy(Policy):
             hidden_init=glorot_uniform(), output_init=uniform(OUTPUT_INIT_LIMIT),
             layer_norm=True, variance_stops_mean_gradient=original_hessian)
 
+    @property
+    def original_log_density_shift(self) -> float:
+        """(d/2) log 2 pi: the original's log N(eps) leaves out the Normal's constant."""
+        return 0.5 * self.act_dim * float(np.log(2.0 * np.pi))
+
     def bijector(self, features: tf.Tensor) -> tfb.Bijector:
         """The state-conditioned chain eps -> a for normalised observations [batch, obs_dim]."""
         couplings = [AffineCoupling(mask, scale, shift, name=f"coupling_{index}")

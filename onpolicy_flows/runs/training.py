@@ -62,17 +62,16 @@ def _loop(learner, checkpoints: RunCheckpoints, run_dir: str,
         learner.progress.seconds_left(learner.config.num_timesteps)))
     with _StopRequest() as stop:
         while int(learner.progress.timesteps) < learner.config.num_timesteps:
-            row = learner.iterate()
-            if row is None:  # a batch the learner dropped: nothing counted, nothing to save
-                continue
-            history.append(row)
+            row = learner.iterate()  # None: a batch the learner dropped, nothing counted
+            if row is not None:
+                history.append(row)
             iteration = int(learner.progress.iteration)
             if stop.requested_on_any_rank():
                 checkpoints.save(iteration)
                 learner.logger.log(f"stopped at iteration {iteration}; continue with "
                                    f"--resume {run_dir}")
                 return history
-            if iteration % learner.config.save_every == 0:
+            if row is not None and iteration % learner.config.save_every == 0:
                 checkpoints.save(iteration)
     iteration = int(learner.progress.iteration)
     if iteration % learner.config.save_every != 0:
