@@ -3,7 +3,7 @@ from setuptools import find_packages, setup
 setup(
     name="onpolicy_flows",
     version="0.1.0",
-    description="TRPO and ACKTR with Gaussian, GMM and normalizing-flow policies "
+    description="TRPO, ACKTR and PPO with Gaussian, GMM and normalizing-flow policies "
                 "(TensorFlow 2 port of Tang & Agrawal)",
     packages=find_packages(include=["onpolicy_flows", "onpolicy_flows.*", "run"]),
     package_data={"onpolicy_flows.experiments": ["reference_results.json"],

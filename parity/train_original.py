@@ -23,7 +23,7 @@ The run directory LOGDIR/<algo>-<env>-<policy>-seed<seed>-original-<time>/ holds
   log.txt         the original's log lines
 It is written in LOGDIR/.<name>.incomplete/ and renamed into place once training has ended,
 so a run directory is always complete; a failed run leaves only the .incomplete folder (with
-traceback.txt) and an error line on stderr.
+traceback.<rank>.txt) and an error line on stderr.
 """
 import argparse
 import csv

@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 
+import pytest
 from conftest import REPO_ROOT
 
 from onpolicy_flows import __version__
@@ -28,14 +29,14 @@ def test_config_json_round_trips_and_records_the_code_that_ran(tmp_path):
     assert json.loads(json.dumps(to_dict(config)))["policy"] == saved["policy"]
 
 
-def test_divergences_page_names_every_flag_that_original_sets():
-    path = os.path.join(REPO_ROOT, "docs", "divergences.md")
-    with open(path) as page:
-        section = page.read().split("## All algorithms")[0]
+@pytest.mark.parametrize("page", ["docs/divergences.md", "README.md"])
+def test_the_docs_name_every_flag_that_original_sets(page):
+    with open(os.path.join(REPO_ROOT, page)) as file:
+        text = " ".join(file.read().split("## All algorithms")[0].split())  # unwrapped
     for config_cls in (TRPOConfig, ACKTRConfig, PPOConfig):
         for policy in config_cls.POLICIES:
             for name, value in config_cls.original_flags(policy).items():
                 flag = name.replace("_", "-")
-                text = (f"--{flag}" if value else f"--no-{flag}") if isinstance(value, bool) \
+                named = (f"--{flag}" if value else f"--no-{flag}") if isinstance(value, bool) \
                     else f"--{flag} {value}"
-                assert f"`{text}`" in section, (config_cls.ALGORITHM, policy, text)
+                assert f"`{named}`" in text, (config_cls.ALGORITHM, policy, named)

@@ -135,3 +135,16 @@ def test_a_single_process_run_resumes_under_two_ranks(tmp_path, algorithm):
     assert os.path.exists(os.path.join(run_dir, "monitor.1.csv"))  # rank 1 ran its episodes
     if algorithm == "trpo":  # steps per rank: one rank's batches, then two ranks'
         assert np.diff(steps)[0] == batch and np.diff(steps)[-1] == 2 * batch
+
+
+def test_per_step_ppo_under_two_ranks_is_refused_in_one_line_before_a_run_dir(tmp_path):
+    """`--original` sets PPO's per-step normalisation, which is single-process."""
+    refused = subprocess.run(
+        mpirun_command(2, "-m", "run.ppo", "--env", "InvertedPendulum-v4", "--original",
+                       "--logdir", str(tmp_path)),
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0
+    lines = [line for line in refused.stderr.splitlines() if "single-process" in line]
+    assert len(lines) == 1, refused.stderr[-2000:]  # rank 0 alone prints it
+    assert "Traceback" not in refused.stderr
+    assert not os.listdir(tmp_path)

@@ -26,6 +26,25 @@ def test_time_left_comes_from_recent_iterations_and_skips_the_first(monkeypatch)
     assert progress.seconds_left(12_000) == pytest.approx(2.0)
 
 
+def test_time_left_over_iterations_that_count_no_steps(monkeypatch):
+    """--timestep-count finished-episodes: an iteration whose episode runs on counts 0 steps;
+    the estimate is the window's seconds over the window's steps."""
+    clock = [0.0]
+    monkeypatch.setattr(progress_module.time, "time", lambda: clock[0])
+    progress = Progress()
+    progress.start_clock()
+    clock[0] += 30.0
+    progress.finish_iteration(1000)  # the first: left out of the estimate
+    clock[0] += 1.0
+    progress.finish_iteration(0)
+    assert progress.seconds_left(10_000) is None  # no step counted since the first
+    for seconds, steps in ((2.0, 2000), (1.0, 0), (1.0, 1000)):
+        clock[0] += seconds
+        progress.finish_iteration(steps)
+    assert int(progress.timesteps) == 4000
+    assert progress.seconds_left(10_000) == pytest.approx(6000 * 5.0 / 3000)
+
+
 def test_durations_read_as_hours_minutes_seconds():
     assert format_duration(None) == "?"
     assert format_duration(42.4) == "42s"

@@ -35,7 +35,8 @@ class ACKTRConfig:
               "(--no-bootstrap-truncation: treat it as termination, as the original does)")
     cut_policy_batch: bool = option(
         False, "the policy's step and its KL use only the first --timesteps-per-batch steps "
-               "of the batch (per rank), as the original's flow ACKTR with its static shapes; "
+               "of the batch (--timesteps-per-batch / ranks on each rank), as the original's "
+               "flow ACKTR with its static shapes; "
                "the value function still fits the whole batch")
     timestep_count: str = option(
         "collected", "what TimestepsSoFar (and so --num-timesteps) counts: the steps "
@@ -44,8 +45,8 @@ class ACKTRConfig:
     weight_decay_damping: bool = option(
         False, "add each Dense layer's L2 coefficient to the damping of its K-FAC block, as "
                "the original did: the value function's --vf-weight-decay, and "
-               f"{POLICY_WEIGHT_DECAY} for the policy's layers where the original declared "
-               "one (its Gaussian's; its flow declared none)")
+               f"{POLICY_WEIGHT_DECAY} for the policy's layers of every class but the flow "
+               "(the original declared it for its Gaussian; its flow declared none)")
     obs_clip: float = option(10.0, "the observation filter clips standardised values here")
     desired_kl: float = option(
         0.002, "target KL per iteration: the policy's learning rate is divided by 1.5 above "

@@ -28,7 +28,8 @@ What it keeps from baselines' `acktr/kfac.py` (the optimizer the original ACKTR 
     original (without factored damping) does:
         (A (x) G + damping I)^-1 vec(V) = Q_A [(Q_A^T V Q_G) / (e_A e_G^T + damping)] Q_G^T
     With kfac_update 2 and cold_iter 1 (the policy): update 2 is the first preconditioned one,
-    with the statistics after update 1; updates 3 and 4 use those after update 3, and so on.
+    with the statistics after update 1; update 3 uses those too, updates 4 and 5 those after
+    update 3, and so on.
   * KL clip: with step direction d and gradient g, the quadratic estimate of the step's KL is
     vFv = lr^2 * sum(d * g); d is scaled by min(1, sqrt(clip_kl / vFv)). Before the first
     eigen-decomposition the raw gradient is used, unclipped.

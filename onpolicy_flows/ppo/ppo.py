@@ -21,7 +21,7 @@ import numpy as np
 
 from onpolicy_flows.common import mpi
 from onpolicy_flows.common.advantages import explained_variance, segment_gae
-from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.common.errors import AgreedError
 from onpolicy_flows.common.minibatches import minibatch_indices
 from onpolicy_flows.common.mpi_adam import MpiAdam
 from onpolicy_flows.common.seeding import (
@@ -77,9 +77,6 @@ class PPOLearner:
                                                   config.reset_running_return)
         self.per_step = config.normalizer_updates == "per-step"
         if self.per_step and env is None:  # training envs normalise what the networks see
-            if mpi.world_size() > 1:
-                raise UserError("--normalizer-updates per-step is single-process, as the "
-                                "original's VecNormalize: run PPO without mpirun")
             self.envs = [StepNormalization(self.env, self.obs_normalizer,
                                            self.return_normalizer)]
         # Per batch, the networks normalise raw observations themselves; per step, the envs.
@@ -195,4 +192,7 @@ def learn(config: PPOConfig, run_dir: Optional[str] = None,
     """Trains PPO as `config` says and returns every iteration's logged values. With
     run_dir=None a new run directory is created under `config.logdir`; with `resume`,
     `run_dir`'s latest checkpoint is continued (see `runs.training.train`)."""
+    if config.normalizer_updates == "per-step" and mpi.world_size() > 1:  # before a run dir
+        raise AgreedError("--normalizer-updates per-step is single-process, as the original's "
+                          "VecNormalize: run PPO without mpirun")
     return train(PPOLearner, config, run_dir, resume)

@@ -40,7 +40,9 @@ class Progress(tf.Module):
         self.elapsed_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False,
                                            name="elapsed_seconds")
         self._last_tick = time.time()
-        self._recent_rates = collections.deque(maxlen=RATE_WINDOW)  # seconds per env step
+        # (seconds, env steps) of the last iterations; an iteration may count 0 steps
+        # (--timestep-count finished-episodes when no episode ends)
+        self._recent = collections.deque(maxlen=RATE_WINDOW)
         self._session_iterations = 0  # since start_clock
 
     def start_clock(self, since: Optional[float] = None) -> None:
@@ -48,7 +50,7 @@ class Progress(tf.Module):
         and after a restore, so that the first iteration's time includes building the
         learner (tracing and compiling its functions)."""
         self._last_tick = time.time() if since is None else since
-        self._recent_rates.clear()
+        self._recent.clear()
         self._session_iterations = 0
 
     def finish_iteration(self, timesteps: int) -> None:
@@ -59,19 +61,22 @@ class Progress(tf.Module):
         self._last_tick = now
         self.iteration.assign_add(1)
         self.timesteps.assign_add(timesteps)
-        self._recent_rates.append(seconds / max(timesteps, 1))
+        self._recent.append((seconds, timesteps))
         self._session_iterations += 1
 
     def seconds_left(self, total_timesteps: int) -> Optional[float]:
-        """Estimated wall-clock seconds until `total_timesteps`, from the time per step of
-        the last iterations (not the first one since the clock started, which includes
-        tracing and compilation); None before a second iteration."""
-        rates = list(self._recent_rates)
-        if self._session_iterations == len(rates):  # the first one is still in the window
-            rates = rates[1:]
-        if not rates:
+        """Estimated wall-clock seconds until `total_timesteps`, from the seconds per step
+        over the last iterations (not the first one since the clock started, which includes
+        tracing and compilation); None before a second iteration, or while none of them
+        counted a step."""
+        recent = list(self._recent)
+        if self._session_iterations == len(recent):  # the first one is still in the window
+            recent = recent[1:]
+        steps = sum(timesteps for _, timesteps in recent)
+        if not steps:
             return None
-        return max(total_timesteps - int(self.timesteps), 0) * float(np.mean(rates))
+        seconds_per_step = sum(seconds for seconds, _ in recent) / steps
+        return max(total_timesteps - int(self.timesteps), 0) * seconds_per_step
 
     def add_episodes(self, returns, lengths) -> None:
         """Counts finished episodes and keeps the last `window` of them."""
