@@ -44,6 +44,7 @@ from onpolicy_flows.experiments.results.parity import (
     CONSISTENT,
     entropy_series,
     logged,
+    normal_constant,
     parity_checks,
 )
 from onpolicy_flows.experiments.results.statistics import Estimate, final_estimates
@@ -222,18 +223,25 @@ def steps_text(timesteps) -> str:
 def log_std_section(grid_results: GridResults, results_root: str) -> str:
     """The finding that the original's TRPO Gaussian never trained its std: its sources, what
     the original code's own Gaussian runs here log, and where the port measures it."""
-    entropies = np.concatenate([logged(results_root, grid, result, "entropy")
-                                for grid, results in grid_results.values() if grid.original_code
-                                and grid.algorithm == "trpo"
-                                for result in results if result.member.policy == "gaussian"]
-                               or [np.zeros(0)])
-    entropies = entropies[np.isfinite(entropies)]
-    if len(entropies):
+    # each run's logged entropy less a unit-std Gaussian's, (d/2)(1 + log 2 pi) = (d/2) +
+    # (d/2) log 2 pi, for its task's action dimension d
+    offsets, tasks = [], set()
+    for grid, results in grid_results.values():
+        if not (grid.original_code and grid.algorithm == "trpo"):
+            continue
+        for result in results:
+            if result.member.policy == "gaussian":
+                entropies = logged(results_root, grid, result, "entropy")
+                unit_std = normal_constant(result.member.env) * (1.0 + 1.0 / np.log(2 * np.pi))
+                offsets.append(entropies[np.isfinite(entropies)] - unit_std)
+                tasks.add(result.member.env)
+    offsets = np.concatenate(offsets or [np.zeros(0)])
+    if len(offsets):
         measured = (f"Measured: the original code's own TRPO Gaussian runs here (grid "
-                    f"original_code) log an entropy between {entropies.min():.5f} and "
-                    f"{entropies.max():.5f} in every one of their {len(entropies)} "
-                    "iterations: (d/2)(1 + log 2 pi) for the action dimension d, a unit std "
-                    "that never moves.")
+                    f"original_code, {', '.join(sorted(tasks))}) log, in every one of their "
+                    f"{len(offsets)} iterations, the entropy of a Gaussian with std 1 in "
+                    "every action dimension, (d/2)(1 + log 2 pi), to within "
+                    f"{np.abs(offsets).max():.1e} nats: a std that never moves.")
     else:
         measured = "The original code's own TRPO Gaussian runs (grid original_code) are not in yet."
     return "\n".join([

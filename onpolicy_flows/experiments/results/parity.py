@@ -62,7 +62,8 @@ def port_grids(original_grid: Grid, grid_results: GridResults) -> List[Grid]:
             if grid.algorithm == original_grid.algorithm and not grid.frozen
             and not grid.max_kl_draws and grid.num_timesteps == original_grid.num_timesteps]
     with_original = sorted((grid for grid in same if is_original(grid)), key=lambda g: g.name)
-    defaults = sorted((grid for grid in same if not grid.compare_with), key=lambda g: g.name)
+    defaults = sorted((grid for grid in same if not grid.compare_with and not is_original(grid)),
+                      key=lambda g: g.name)
     return with_original + defaults
 
 
