@@ -24,13 +24,10 @@ from onpolicy_flows.acktr.config import POLICY_WEIGHT_DECAY, ACKTRConfig
 from onpolicy_flows.acktr.kfac import KFACOptimizer, dense_layers
 from onpolicy_flows.acktr.rollout import Episode, EpisodeCollector, EvaluationActor
 from onpolicy_flows.acktr.value_function import KFACValueFunction, value_features
+from onpolicy_flows.acktr.zfilter import ZFilter
 from onpolicy_flows.common import mpi
 from onpolicy_flows.common.advantages import explained_variance, gae
-from onpolicy_flows.envs.factory import make_env, space_dims
 from onpolicy_flows.common.flat_params import flatten
-from onpolicy_flows.runs.logger import Logger
-from onpolicy_flows.runs.progress import Progress
-from onpolicy_flows.runs.rollback import keep_if_finite
 from onpolicy_flows.common.seeding import (
     configure_tensorflow_threads,
     rank_seed,
@@ -38,10 +35,13 @@ from onpolicy_flows.common.seeding import (
     seed_everything,
 )
 from onpolicy_flows.common.trace_cache import TracedFunction, describe
-from onpolicy_flows.runs.training import train
-from onpolicy_flows.acktr.zfilter import ZFilter
+from onpolicy_flows.envs.factory import make_env, space_dims
 from onpolicy_flows.policies import make_policy
 from onpolicy_flows.policies.base import CompiledActor, Policy
+from onpolicy_flows.runs.logger import Logger
+from onpolicy_flows.runs.progress import Progress
+from onpolicy_flows.runs.rollback import keep_if_finite
+from onpolicy_flows.runs.training import train
 
 STEP_NAMES = ("policy_loss", "vFv", "KL", "entropy")  # what PolicyUpdate.step returns
 STEPSIZE_FACTOR = 1.5  # the learning rate is multiplied or divided by this

@@ -10,9 +10,9 @@ from typing import List
 import gymnasium as gym
 import numpy as np
 
+from onpolicy_flows.acktr.zfilter import ZFilter
 from onpolicy_flows.common import mpi
 from onpolicy_flows.envs.finite import require_finite_actions, require_finite_from_env
-from onpolicy_flows.acktr.zfilter import ZFilter
 from onpolicy_flows.policies.base import CompiledActor
 
 
