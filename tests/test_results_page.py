@@ -7,6 +7,7 @@ import pytest
 from fake_runs import fast_bootstrap, member_config, write_fake_result, write_fake_run  # noqa: F401
 
 from onpolicy_flows.experiments.grids.grid import load_grid
+from onpolicy_flows.experiments.results.harvested import load_member_result
 from onpolicy_flows.experiments.results.page import write_results_page
 
 pytestmark = pytest.mark.usefixtures("fast_bootstrap")
@@ -95,6 +96,21 @@ def test_trpo_tables_give_final_episode_lengths_and_iterations_without_a_step(tm
            for policy in ("gaussian", "flow")}
     assert "| 1000 | 0% |" in row["gaussian"] and "| 1000 | 33% |" in row["flow"]
     assert "| Walker2d-v4 | flow | 0 | - | - | - |" in "\n".join(lines)
+
+
+def test_batches_dropped_without_a_row_count_as_skipped_steps(tmp_path):
+    """--non-positive-fisher drop-batch: 8 rows (one of them without a step) over 2 streams
+    of 20 episodes of 256 steps (512 steps a batch per stream of 512 x 2 envs per rank):
+    10 batches collected, 2 dropped, so 3 of 10 brought no step; the same run counting its
+    rows alone would say 1 of 8."""
+    member = next(iter(load_grid("original_trpo").members(policies=["flow"])))
+    config = dict(member_config(member.flags), timesteps_per_batch=1024, envs_per_rank=2)
+    episodes = [[(1.0, 256)] * 20] * 2
+    for rule, expected in (("drop-batch", 0.3), ("skip-step", 1 / 8)):
+        path = write_fake_run(str(tmp_path / rule), dict(config, non_positive_fisher=rule),
+                              [member.num_timesteps] * 8, episodes,
+                              step_accepted=[1, 1, 0, 1, 1, 1, 1, 1])
+        assert load_member_result(path, member).skipped_steps == pytest.approx(expected)
 
 
 def test_the_original_codes_runs_are_set_beside_the_ports(tmp_path):

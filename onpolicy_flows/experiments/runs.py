@@ -160,12 +160,18 @@ def last_logged(progress: Dict[str, np.ndarray], key: str) -> float:
     return float(values[-1]) if len(values) else 0.0
 
 
-def skipped_step_fraction(progress: Dict[str, np.ndarray]) -> Optional[float]:
-    """The fraction of logged iterations that took no policy step (a TRPO run's
-    `step_accepted` column), or None for a run that does not log it."""
+def skipped_step_fraction(progress: Dict[str, np.ndarray],
+                          batches_collected: Optional[float] = None) -> Optional[float]:
+    """The fraction of a TRPO run's batches that brought no policy step: its logged
+    iterations with `step_accepted` 0 and, where `batches_collected` is given, the batches
+    it dropped without a log row (`--non-positive-fisher drop-batch`: the collected batches
+    less the rows). None for a run that does not log `step_accepted`."""
     accepted = progress.get(STEP_ACCEPTED_KEY, np.zeros(0))
     accepted = accepted[np.isfinite(accepted)]
-    return float(np.mean(accepted == 0)) if len(accepted) else None
+    if not len(accepted):
+        return None
+    batches = max(float(len(accepted)), batches_collected or 0.0)
+    return 1.0 - float(np.sum(accepted != 0)) / batches
 
 
 def is_finished(path: str) -> bool:

@@ -42,12 +42,25 @@ class MemberResult:
 def load_member_result(path: str, member: GridMember) -> MemberResult:
     run = episodes.load_episodes(path)
     budget = member.num_timesteps
-    progress = read_progress(path)
+    progress, config = read_progress(path), read_config(path)
+    env_steps = float(run.ends.max()) if len(run.ends) else float("nan")
+    skipped = skipped_step_fraction(progress, batches_collected(path, config, env_steps))
     return MemberResult(member, episodes.binned_returns(run, budget),
                         episodes.final_return(run, budget), last_logged(progress, ELAPSED_KEY),
-                        read_config(path).get("git_commit"), skipped_step_fraction(progress),
-                        episodes.final_length(run, budget),
-                        float(run.ends.max()) if len(run.ends) else float("nan"))
+                        config.get("git_commit"), skipped, episodes.final_length(run, budget),
+                        env_steps)
+
+
+def batches_collected(path: str, config: dict, env_steps: float) -> Optional[float]:
+    """The batches a TRPO run that drops some without a log row (`--non-positive-fisher
+    drop-batch`) collected, from its env steps up to its last finished episode (so within
+    one episode of the true count): each of its monitor streams takes
+    timesteps_per_batch / envs_per_rank steps a batch. None for other runs."""
+    if config.get("non_positive_fisher") != "drop-batch" or not np.isfinite(env_steps):
+        return None
+    streams = len(episodes.monitor_paths(path))
+    steps_per_stream = config["timesteps_per_batch"] / config.get("envs_per_rank", 1)
+    return env_steps / streams / steps_per_stream
 
 
 def load_grid_results(results_root: str, grid: Grid) -> List[MemberResult]:

@@ -401,8 +401,11 @@ def disagreements_section(verdicts: Sequence[ClaimVerdict], grid_results: GridRe
               "", "TRPO takes no policy step in an iteration where the conjugate-gradient "
                   "direction gives a non-positive quadratic form (the Hessian of the sample "
                   "KL of the flow and the GMM can give one; the Gaussian's closed-form KL "
-                  "cannot) or where its line search finds no acceptable step; the \"policy "
-                  "steps skipped\" column of the TRPO tables below gives how often, and the "
+                  "cannot) or where its line search finds no acceptable step, and with "
+                  "`--non-positive-fisher drop-batch` (the original flow's rule) drops the "
+                  "first kind of batch without a log row; the \"policy steps skipped\" "
+                  "column of the TRPO tables below gives how often, over the batches "
+                  "collected (a dropped batch's count estimated from the env steps), and the "
                   "fisher_score grid uses a Fisher rule that is never non-positive.",
               "", "The GMM starts with its components almost on top of each other. There "
                   "the mixture's KL does not curve when two components move apart (in "
@@ -460,8 +463,8 @@ def length_text(group: Sequence[MemberResult]) -> str:
 
 
 def skipped_text(group: Sequence[MemberResult]) -> str:
-    """The mean share of iterations without a policy step over `group`'s runs, in percent
-    ("-" if none logs it)."""
+    """The mean share of batches without a policy step over `group`'s runs (dropped ones
+    included: `harvested.batches_collected`), in percent ("-" if none logs it)."""
     fractions = [result.skipped_steps for result in group if result.skipped_steps is not None]
     return f"{100 * np.mean(fractions):.0f}%" if fractions else "-"
 
