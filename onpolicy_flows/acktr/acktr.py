@@ -33,6 +33,7 @@ from onpolicy_flows.common.seeding import (
     rank_seed,
     resumed_seed,
     seed_everything,
+    value_function_seed,
 )
 from onpolicy_flows.common.trace_cache import TracedFunction, describe
 from onpolicy_flows.envs.factory import make_env, space_dims
@@ -150,7 +151,7 @@ class ACKTRLearner:
         stat_dim = int(self.policy_update.statistics(
             tf.zeros([1, pair_dim]), tf.zeros([1, act_dim])).shape[1])
         self.value_function = KFACValueFunction(
-            pair_dim + stat_dim + 2, config.vf_hidden_sizes, seed=config.seed + 1,
+            pair_dim + stat_dim + 2, config.vf_hidden_sizes, seed=value_function_seed(config.seed),
             iterations=config.vf_iters, weight_decay=config.vf_weight_decay,
             optimizer_settings=dict(
                 learning_rate=config.vf_stepsize, momentum=config.kfac_momentum,
@@ -159,7 +160,7 @@ class ACKTRLearner:
                 cold_iter=config.vf_cold_iter,
                 weight_decay_damping=config.vf_weight_decay if config.weight_decay_damping
                 else 0.0))
-        self.value_function.noise.reset_from_seed(self.seed + 1)
+        self.value_function.noise.reset_from_seed(value_function_seed(self.seed))
         self.progress = Progress()
         self.collector = EpisodeCollector(self.env, CompiledActor(self.policy), self.obs_filter)
         self.logger = Logger(run_dir, enabled=mpi.is_root())
@@ -176,7 +177,7 @@ class ACKTRLearner:
         resumed run; the filter's working copy reloads."""
         seed = resumed_seed(self.seed, int(self.progress.iteration))
         self.policy.noise.reset_from_seed(seed)
-        self.value_function.noise.reset_from_seed(seed + 1)
+        self.value_function.noise.reset_from_seed(value_function_seed(seed))
         self.obs_filter.load()
 
     def evaluation_actor(self, deterministic: bool):

@@ -13,6 +13,13 @@ def rank_seed(seed: int, rank: int) -> int:
     return seed + RANK_SEED_STRIDE * rank
 
 
+def value_function_seed(seed: int) -> int:
+    """The seed of a value function's weights (from the base seed) or noise (from a rank's
+    seed): a 32-bit draw from the stream (seed, 1), so that it is no other run's policy seed
+    (seed + 1 would give run s's value function the initial weights of run s + 1's policy)."""
+    return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
+
+
 def env_seed(seed: int, rank: int, index: int) -> int:
     """Seed of environment `index` of `rank`; environment 0 has the rank's seed."""
     return rank_seed(seed, rank) + ENV_SEED_STRIDE * index

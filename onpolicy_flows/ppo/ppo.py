@@ -29,6 +29,7 @@ from onpolicy_flows.common.seeding import (
     rank_seed,
     reseed_after_resume,
     seed_everything,
+    value_function_seed,
 )
 from onpolicy_flows.common.value_function import ValueFunction
 from onpolicy_flows.envs.factory import space_dims
@@ -87,7 +88,8 @@ class PPOLearner:
                                   seed=config.seed, name="policy", action_bounds=box)
         self.policy.noise.reset_from_seed(self.seed)  # but each rank samples its own noise
         self.value_function = ValueFunction(obs_dim, network_normalizer,
-                                            config.vf_hidden_sizes, seed=config.seed + 1)
+                                            config.vf_hidden_sizes,
+                                            seed=value_function_seed(config.seed))
         self.optimizer = MpiAdam(
             [*self.policy.trainable_variables, *self.value_function.trainable_variables],
             epsilon=config.adam_epsilon, max_grad_norm=config.max_grad_norm)

@@ -22,6 +22,7 @@ from onpolicy_flows.common.seeding import (
     rank_seed,
     reseed_after_resume,
     seed_everything,
+    value_function_seed,
 )
 from onpolicy_flows.common.value_function import ValueFunction
 from onpolicy_flows.envs.factory import space_dims
@@ -69,7 +70,8 @@ class TRPOLearner:
         self.old_policy = make_policy(config.policy, obs_dim, act_dim, self.obs_normalizer,
                                       seed=config.seed, name="old_policy", action_bounds=box)
         self.value_function = ValueFunction(obs_dim, self.obs_normalizer,
-                                            config.vf_hidden_sizes, seed=config.seed + 1)
+                                            config.vf_hidden_sizes,
+                                            seed=value_function_seed(config.seed))
         self.vf_optimizer = MpiAdam(self.value_function.net.trainable_variables)
         self.objective = TRPOObjective(self.policy, self.old_policy, config.entcoeff,
                                        config.timesteps_per_batch, config.fvp_subsample)
