@@ -34,11 +34,11 @@ import tensorflow as tf
 from onpolicy_flows.acktr.acktr import (
     ACKTRLearner,
     PolicyUpdate,
-    _policy_weight_decay_damping,
+    make_policy_optimizer,
+    make_value_function,
+    value_feature_dim,
 )
 from onpolicy_flows.acktr.config import ACKTRConfig
-from onpolicy_flows.acktr.kfac import KFACOptimizer, dense_layers
-from onpolicy_flows.acktr.value_function import KFACValueFunction
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
 from onpolicy_flows.common.seeding import value_function_seed
 from onpolicy_flows.common.value_function import ValueFunction
@@ -91,39 +91,21 @@ def trpo_models(config: TRPOConfig, obs_dim: int, act_dim: int) -> tuple:
 
 
 @functools.cache
-def acktr_statistics_width(case: str, pair_dim: int, act_dim: int) -> int:
-    """stat_dim of the action statistics ACKTR's value function sees, measured as
-    ACKTRLearner measures it (its PolicyUpdate's `statistics`); built once per case."""
+def acktr_feature_dim(case: str, pair_dim: int, act_dim: int) -> int:
+    """The width of ACKTR's value-function input for `case`, measured as ACKTRLearner
+    measures it; built once per case."""
     config = learner_config(case, 0)
     policy, old_policy = (make_policy(config.policy, pair_dim, act_dim, None, seed=config.seed,
                                       name=name) for name in ("policy", "old_policy"))
-    optimizer = KFACOptimizer(
-        dense_layers(policy), policy.trainable_variables,
-        learning_rate=config.policy_stepsize, momentum=config.kfac_momentum,
-        clip_kl=config.policy_clip_kl, damping=config.policy_damping,
-        stats_decay=config.policy_stats_decay, kfac_update=config.policy_kfac_update,
-        cold_iter=config.policy_cold_iter,
-        weight_decay_damping=_policy_weight_decay_damping(config), name="policy_kfac")
-    update = PolicyUpdate(policy, old_policy, optimizer)
-    return int(update.statistics(tf.zeros([1, pair_dim]), tf.zeros([1, act_dim])).shape[1])
+    update = PolicyUpdate(policy, old_policy, make_policy_optimizer(config, policy))
+    return value_feature_dim(update, pair_dim, act_dim)
 
 
 def acktr_models(config: ACKTRConfig, case: str, pair_dim: int, act_dim: int) -> tuple:
     """(policy, value function) as ACKTRLearner builds them."""
     policy = make_policy(config.policy, pair_dim, act_dim, None, seed=config.seed,
                          name="policy")
-    feature_dim = pair_dim + acktr_statistics_width(case, pair_dim, act_dim) + 2
-    value_function = KFACValueFunction(
-        feature_dim, config.vf_hidden_sizes, seed=value_function_seed(config.seed),
-        iterations=config.vf_iters, weight_decay=config.vf_weight_decay,
-        optimizer_settings=dict(
-            learning_rate=config.vf_stepsize, momentum=config.kfac_momentum,
-            clip_kl=config.vf_clip_kl, damping=config.vf_damping,
-            stats_decay=config.vf_stats_decay, kfac_update=config.vf_kfac_update,
-            cold_iter=config.vf_cold_iter,
-            weight_decay_damping=config.vf_weight_decay if config.weight_decay_damping
-            else 0.0))
-    return policy, value_function
+    return policy, make_value_function(config, acktr_feature_dim(case, pair_dim, act_dim))
 
 
 def build(case: str, seed: int, reference: dict) -> tuple:

@@ -140,26 +140,10 @@ class ACKTRLearner:
         self.policy.noise.reset_from_seed(self.seed)  # but each rank samples its own noise
         self.old_policy = make_policy(config.policy, pair_dim, act_dim, None,
                                       seed=config.seed, name="old_policy")
-        self.policy_optimizer = KFACOptimizer(
-            dense_layers(self.policy), self.policy.trainable_variables,
-            learning_rate=config.policy_stepsize, momentum=config.kfac_momentum,
-            clip_kl=config.policy_clip_kl, damping=config.policy_damping,
-            stats_decay=config.policy_stats_decay, kfac_update=config.policy_kfac_update,
-            cold_iter=config.policy_cold_iter,
-            weight_decay_damping=_policy_weight_decay_damping(config), name="policy_kfac")
+        self.policy_optimizer = make_policy_optimizer(config, self.policy)
         self.policy_update = PolicyUpdate(self.policy, self.old_policy, self.policy_optimizer)
-        stat_dim = int(self.policy_update.statistics(
-            tf.zeros([1, pair_dim]), tf.zeros([1, act_dim])).shape[1])
-        self.value_function = KFACValueFunction(
-            pair_dim + stat_dim + 2, config.vf_hidden_sizes, seed=value_function_seed(config.seed),
-            iterations=config.vf_iters, weight_decay=config.vf_weight_decay,
-            optimizer_settings=dict(
-                learning_rate=config.vf_stepsize, momentum=config.kfac_momentum,
-                clip_kl=config.vf_clip_kl, damping=config.vf_damping,
-                stats_decay=config.vf_stats_decay, kfac_update=config.vf_kfac_update,
-                cold_iter=config.vf_cold_iter,
-                weight_decay_damping=config.vf_weight_decay if config.weight_decay_damping
-                else 0.0))
+        self.value_function = make_value_function(
+            config, value_feature_dim(self.policy_update, pair_dim, act_dim))
         self.value_function.noise.reset_from_seed(value_function_seed(self.seed))
         self.progress = Progress()
         self.collector = EpisodeCollector(self.env, CompiledActor(self.policy), self.obs_filter)
@@ -314,6 +298,40 @@ def adapted_stepsize(rate: float, kl: float, desired_kl: float, lower: float,
     if kl < desired_kl / 2:
         return min(upper, rate * STEPSIZE_FACTOR)
     return rate
+
+
+def make_policy_optimizer(config: ACKTRConfig, policy: Policy) -> KFACOptimizer:
+    """The policy's K-FAC optimiser, as `config` sets it."""
+    return KFACOptimizer(
+        dense_layers(policy), policy.trainable_variables,
+        learning_rate=config.policy_stepsize, momentum=config.kfac_momentum,
+        clip_kl=config.policy_clip_kl, damping=config.policy_damping,
+        stats_decay=config.policy_stats_decay, kfac_update=config.policy_kfac_update,
+        cold_iter=config.policy_cold_iter,
+        weight_decay_damping=_policy_weight_decay_damping(config), name="policy_kfac")
+
+
+def value_feature_dim(policy_update: PolicyUpdate, pair_dim: int, act_dim: int) -> int:
+    """Width of the value function's input: the observation pair [pair_dim], the policy's
+    statistics (`PolicyUpdate.statistics`), the scaled step index and a constant 1
+    (`value_function.value_features`)."""
+    statistics = policy_update.statistics(tf.zeros([1, pair_dim]), tf.zeros([1, act_dim]))
+    return pair_dim + int(statistics.shape[1]) + 2
+
+
+def make_value_function(config: ACKTRConfig, feature_dim: int) -> KFACValueFunction:
+    """ACKTR's value function over `feature_dim` features, its weights seeded from the base
+    seed (`value_function_seed`), with its own K-FAC optimiser as `config` sets it."""
+    return KFACValueFunction(
+        feature_dim, config.vf_hidden_sizes, seed=value_function_seed(config.seed),
+        iterations=config.vf_iters, weight_decay=config.vf_weight_decay,
+        optimizer_settings=dict(
+            learning_rate=config.vf_stepsize, momentum=config.kfac_momentum,
+            clip_kl=config.vf_clip_kl, damping=config.vf_damping,
+            stats_decay=config.vf_stats_decay, kfac_update=config.vf_kfac_update,
+            cold_iter=config.vf_cold_iter,
+            weight_decay_damping=config.vf_weight_decay if config.weight_decay_damping
+            else 0.0))
 
 
 def _policy_weight_decay_damping(config: ACKTRConfig) -> float:
