@@ -113,6 +113,12 @@ class AffineCoupling(tfb.Bijector):
         return self._cache.inverse_attributes(y)["ildj"]
 
 
+def normal_constant(act_dim: int) -> float:
+    """(d/2) log 2 pi for d = act_dim: the constant of log N(eps; 0, I) that the original's
+    flow log-density leaves out (nats)."""
+    return 0.5 * act_dim * float(np.log(2.0 * np.pi))
+
+
 class FlowPolicy(Policy):
     """pi(a|s) as `tfd.TransformedDistribution(N(0, I), Chain(couplings, Shift(L(s))))`.
 
@@ -143,7 +149,7 @@ class FlowPolicy(Policy):
     @property
     def original_log_density_shift(self) -> float:
         """(d/2) log 2 pi: the original's log N(eps) leaves out the Normal's constant."""
-        return 0.5 * self.act_dim * float(np.log(2.0 * np.pi))
+        return normal_constant(self.act_dim)
 
     def bijector(self, features: tf.Tensor) -> tfb.Bijector:
         """The state-conditioned chain eps -> a for normalised observations [batch, obs_dim]."""

@@ -42,9 +42,9 @@ from onpolicy_flows.experiments.results.page_figures import (
 )
 from onpolicy_flows.experiments.results.parity import (
     CONSISTENT,
+    action_dim,
     entropy_series,
     logged,
-    normal_constant,
     parity_checks,
 )
 from onpolicy_flows.experiments.results.statistics import Estimate, final_estimates
@@ -223,8 +223,8 @@ def steps_text(timesteps) -> str:
 def log_std_section(grid_results: GridResults, results_root: str) -> str:
     """The finding that the original's TRPO Gaussian never trained its std: its sources, what
     the original code's own Gaussian runs here log, and where the port measures it."""
-    # each run's logged entropy less a unit-std Gaussian's, (d/2)(1 + log 2 pi) = (d/2) +
-    # (d/2) log 2 pi, for its task's action dimension d
+    # each run's logged entropy less a unit-std Gaussian's, (d/2)(1 + log 2 pi), for its
+    # task's action dimension d
     offsets, tasks = [], set()
     for grid, results in grid_results.values():
         if not (grid.original_code and grid.algorithm == "trpo"):
@@ -232,7 +232,7 @@ def log_std_section(grid_results: GridResults, results_root: str) -> str:
         for result in results:
             if result.member.policy == "gaussian":
                 entropies = logged(results_root, grid, result, "entropy")
-                unit_std = normal_constant(result.member.env) * (1.0 + 1.0 / np.log(2 * np.pi))
+                unit_std = 0.5 * action_dim(result.member.env) * (1.0 + np.log(2 * np.pi))
                 offsets.append(entropies[np.isfinite(entropies)] - unit_std)
                 tasks.add(result.member.env)
     offsets = np.concatenate(offsets or [np.zeros(0)])

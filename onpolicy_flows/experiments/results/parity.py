@@ -5,6 +5,7 @@ permutation p-values; the port is "consistent" with the original unless the verd
 (`verdicts.outcome`) finds it higher or lower: when the interval contains 0.5, or the
 permutation test's p exceeds its ALPHA.
 """
+import functools
 from dataclasses import dataclass
 from typing import List, Optional
 
@@ -27,6 +28,7 @@ from onpolicy_flows.experiments.results.verdicts import (
     judge,
 )
 from onpolicy_flows.experiments.runs import read_progress
+from onpolicy_flows.policies.flow import normal_constant
 
 CONSISTENT, PORT_HIGHER, PORT_LOWER = "consistent", "port higher", "port lower"
 ENTROPY_KEY = "entropy"
@@ -133,17 +135,18 @@ def _entropy_series(results_root: str, grid: Grid, results: List[MemberResult], 
     if not runs:
         return None
     length = min(len(values) for values in runs)
-    shift = normal_constant(env) if policy.startswith("flow") and not grid.original_code \
-        else 0.0
+    shift = normal_constant(action_dim(env)) if policy.startswith("flow") \
+        and not grid.original_code else 0.0
     return LoggedSeries(grid.name, env, policy,
                         np.stack([values[:length] for values in runs]) - shift)
 
 
-def normal_constant(env_id: str) -> float:
-    """(d/2) log 2 pi for the action dimension d of `env_id`."""
+@functools.lru_cache(maxsize=None)
+def action_dim(env_id: str) -> int:
+    """The action dimension of `env_id` (the env is made once per id)."""
     env = make_env(env_id, seed=0)
     try:
-        return 0.5 * space_dims(env)[1] * float(np.log(2 * np.pi))
+        return space_dims(env)[1]
     finally:
         env.close()
 
