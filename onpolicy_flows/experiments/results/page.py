@@ -174,9 +174,7 @@ def claims_section(verdicts: Sequence[ClaimVerdict], original_verdicts: Sequence
         for check in [*verdict.checks, *original.checks]:
             steps = steps_text(max(grid_results[name][0].num_timesteps
                                    for name in check.grid.split(" + ")))
-            check_rows.append(check_row(index, check, ", ".join(check.tasks), steps))
-            check_rows += [check_row(index, part, f"&nbsp;&nbsp;{part.tasks[0]} alone", steps)
-                           for part in check.per_task]
+            check_rows += check_with_its_tasks(index, check, steps)
     return "\n".join([
         "## The paper's claims",
         "",
@@ -206,6 +204,13 @@ def check_row(index: int, check: Check, tasks: str, steps: str) -> str:
             f"{check.runs[0]} / {check.runs[1]} | {number(check.means[0])} / "
             f"{number(check.means[1])} | {evidence_text(check.evidence)} | "
             f"{check.outcome.value} | {runs_to_decide_text(check)} |")
+
+
+def check_with_its_tasks(index: int, check: Check, steps: str) -> List[str]:
+    """The check's row over its tasks, followed by a row per task ("<task> alone")."""
+    return [check_row(index, check, ", ".join(check.tasks), steps),
+            *(check_row(index, part, f"&nbsp;&nbsp;{part.tasks[0]} alone", steps)
+              for part in check.per_task)]
 
 
 def runs_to_decide_text(check: Check) -> str:
@@ -276,9 +281,7 @@ def fixed_std_section(claimed: Sequence[ReferenceResult], grid_results: GridResu
             continue
         for check in substituted_checks(reference, grid_results, FIXED_STD_GRID):
             steps = steps_text(grid_results[FIXED_STD_GRID][0].num_timesteps)
-            rows.append(check_row(index, check, ", ".join(check.tasks), steps))
-            rows += [check_row(index, part, f"&nbsp;&nbsp;{part.tasks[0]} alone", steps)
-                     for part in check.per_task]
+            rows += check_with_its_tasks(index, check, steps)
     if not rows:
         return ""
     return "\n".join([
