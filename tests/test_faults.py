@@ -3,6 +3,7 @@ and a kill mid-write each end with one line, the last good checkpoint and a run 
 that resumes."""
 import csv
 import errno
+import io
 import json
 import os
 import subprocess
@@ -13,11 +14,12 @@ import pytest
 import tensorflow as tf
 from conftest import REPO_ROOT
 
+from onpolicy_flows.acktr import ACKTRConfig, ACKTRLearner
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.runs.checkpoints import RunCheckpoints, find_checkpoint
 from onpolicy_flows.runs.logger import Logger
-from onpolicy_flows.runs.rollback import keep_if_finite
+from onpolicy_flows.runs.rollback import Rollback
 from onpolicy_flows.trpo_mpi import TRPOConfig, learn
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
@@ -104,34 +106,72 @@ def test_a_non_finite_parameter_is_never_saved(tmp_path):
 
 
 def test_an_update_that_goes_non_finite_is_undone():
-    variables = [tf.Variable([1.0, 2.0]), tf.Variable(3.0)]
+    """Every variable goes back, float32 (read in one compiled call) and others (a step
+    counter) alike; only floating ones are checked."""
+    variables = [tf.Variable([1.0, 2.0]), tf.Variable(3.0), tf.Variable(7, dtype=tf.int64),
+                 tf.Variable(0.25, dtype=tf.float64)]
     messages = []
+    rollback = Rollback(variables, messages.append)
 
     def poisoned_update():
         variables[0].assign([0.5, np.inf])
         variables[1].assign(0.0)
+        variables[2].assign(8)
+        variables[3].assign(0.5)
         return "ran"
 
-    result, kept = keep_if_finite(variables, poisoned_update, messages.append, "the fit")
+    result, kept = rollback.keep_if_finite(poisoned_update, "the fit")
     assert (result, kept) == ("ran", False)
     np.testing.assert_array_equal(variables[0].numpy(), [1.0, 2.0])
-    assert float(variables[1].numpy()) == 3.0
+    assert [float(v.numpy()) for v in variables[1:]] == [3.0, 7, 0.25]
     assert messages == ["the fit produced non-finite values: undone, the previous values are "
                         "kept"]
-    _, kept = keep_if_finite(variables, lambda: variables[1].assign(4.0), messages.append, "x")
+    _, kept = rollback.keep_if_finite(lambda: variables[1].assign(4.0), "x")
     assert kept and float(variables[1].numpy()) == 4.0
+    _, kept = rollback.keep_if_finite(lambda: variables[3].assign(np.nan), "x")
+    assert not kept and float(variables[3].numpy()) == 0.25 and len(messages) == 2
 
 
 def test_an_update_whose_outputs_go_non_finite_is_undone():
     """Weights that grew to 1e30 are finite; the values they compute are not."""
     weight = tf.Variable(2.0)
     messages = []
-    _, kept = keep_if_finite([weight], lambda: weight.assign(1e30), messages.append, "the fit",
-                             outputs=lambda: np.float32(weight.numpy()) * np.float32([1e10]))
+    rollback = Rollback([weight], messages.append)
+    _, kept = rollback.keep_if_finite(
+        lambda: weight.assign(1e30), "the fit",
+        outputs=lambda: np.float32(weight.numpy()) * np.float32([1e10]))
     assert not kept and float(weight.numpy()) == 2.0 and len(messages) == 1
-    _, kept = keep_if_finite([weight], lambda: weight.assign(3.0), messages.append, "the fit",
-                             outputs=lambda: weight.numpy() * np.float32([1e10]))
+    _, kept = rollback.keep_if_finite(lambda: weight.assign(3.0), "the fit",
+                                      outputs=lambda: weight.numpy() * np.float32([1e10]))
     assert kept and float(weight.numpy()) == 3.0
+
+
+def test_a_poisoned_kfac_step_is_undone_with_all_of_the_optimizers_state():
+    """ACKTR's flow step runs for real and then leaves a NaN: the policy, the step counters,
+    velocities and K-FAC statistics all go back, and the step size shrinks."""
+    policy = PolicyConfig(policy="flow", hidden_sizes=(16,), num_layers=1)
+    learner = ACKTRLearner(ACKTRConfig(env="InvertedPendulum-v4", timesteps_per_batch=300,
+                                       policy=policy), run_dir=None)
+    learner.logger.stdout = io.StringIO()
+    learner.iterate()  # past the cold start: statistics and velocities are non-zero
+    state = learner.policy.trainable_variables + learner.policy_optimizer.variables
+    before = [v.numpy().copy() for v in state]
+    rate = float(learner.policy_optimizer.learning_rate.numpy())
+    real_step = learner.policy_update.step
+
+    def poisoned_step(*batch):
+        stats = real_step(*batch)
+        learner.policy.trainable_variables[0].assign(
+            learner.policy.trainable_variables[0] * np.nan)
+        return stats
+
+    learner.policy_update.step = poisoned_step
+    learner.iterate()
+    changed = [v.name for v, value in zip(state, before) if not np.array_equal(v.numpy(), value)]
+    assert changed == [learner.policy_optimizer.learning_rate.name]
+    assert float(learner.policy_optimizer.learning_rate.numpy()) == pytest.approx(rate / 1.5)
+    assert "the policy's K-FAC step produced non-finite values" in learner.logger.stdout.getvalue()
+    learner.close()
 
 
 def test_a_full_disk_while_checkpointing_leaves_no_temporary_files_and_the_run_resumes(

@@ -41,7 +41,7 @@ from onpolicy_flows.policies import make_policy
 from onpolicy_flows.policies.base import CompiledActor, Policy
 from onpolicy_flows.runs.logger import Logger
 from onpolicy_flows.runs.progress import Progress
-from onpolicy_flows.runs.rollback import keep_if_finite
+from onpolicy_flows.runs.rollback import Rollback
 from onpolicy_flows.runs.training import train
 
 STEP_NAMES = ("policy_loss", "vFv", "KL", "entropy")  # what PolicyUpdate.step returns
@@ -148,6 +148,9 @@ class ACKTRLearner:
         self.progress = Progress()
         self.collector = EpisodeCollector(self.env, CompiledActor(self.policy), self.obs_filter)
         self.logger = Logger(run_dir, enabled=mpi.is_root())
+        self.value_rollback = Rollback(self.value_function.variables, self.logger.log)
+        self.policy_rollback = Rollback(
+            self.policy.trainable_variables + self.policy_optimizer.variables, self.logger.log)
         self._compile_ahead = mpi.has_spare_core()
 
     def checkpoint_objects(self) -> dict:
@@ -185,20 +188,18 @@ class ACKTRLearner:
         values, advantages, targets = self._estimate_advantages(episodes, features,
                                                                 final_features)
         ev_before = explained_variance(values, targets)
-        keep_if_finite(self.value_function.variables,
-                       lambda: self.value_function.fit(features, targets), self.logger.log,
-                       "the value function's K-FAC fit",
-                       outputs=lambda: self.value_function.predict(features).numpy())
+        self.value_rollback.keep_if_finite(
+            lambda: self.value_function.fit(features, targets), "the value function's K-FAC fit",
+            outputs=lambda: self.value_function.predict(features).numpy())
         ev_after = explained_variance(self.value_function.predict(features).numpy(), targets)
         if self.config.cut_policy_batch:
             rows = self.config.timesteps_per_batch // mpi.world_size()
             observations, actions, advantages = (observations[:rows], actions[:rows],
                                                  advantages[:rows])
-        step, stepped = keep_if_finite(
-            self.policy.trainable_variables + self.policy_optimizer.variables,
+        step, stepped = self.policy_rollback.keep_if_finite(
             lambda: self.policy_update.step(observations, actions,
                                             _standardise_over_ranks(advantages)),
-            self.logger.log, "the policy's K-FAC step")
+            "the policy's K-FAC step")
         step_stats = {key: float(value) if stepped else 0.0 for key, value in step.items()}
         step_stats = dict(zip(step_stats, mpi.allreduce_mean(list(step_stats.values()))))
         stepsize = float(self.policy_optimizer.learning_rate.numpy())

@@ -50,7 +50,7 @@ from onpolicy_flows.runs.progress import (
     count_segment_iteration,
     record_progress,
 )
-from onpolicy_flows.runs.rollback import keep_if_finite
+from onpolicy_flows.runs.rollback import Rollback
 from onpolicy_flows.runs.training import train
 
 EPISODE_WINDOW = 100  # EpRewMean / EpLenMean average the last 100 episodes (ppo2's epinfobuf)
@@ -100,6 +100,9 @@ class PPOLearner:
             self.envs, CompiledActor(self.policy, batch_size=len(self.envs)),
             config.timesteps_per_batch // len(self.envs))
         self.logger = Logger(run_dir, enabled=mpi.is_root())
+        self.update_rollback = Rollback(
+            self.policy.trainable_variables + self.value_function.trainable_variables
+            + self.optimizer.variables, self.logger.log)
         self.progress = Progress(window=EPISODE_WINDOW)
         self.optimizer.sync()  # rank 0's initial policy and value function on every rank
         self._compile_ahead = mpi.has_spare_core()
@@ -138,12 +141,10 @@ class PPOLearner:
             self.obs_normalizer.update(Segment.flat(segment.observations))
             rewards = self.return_normalizer.scale(segment.rewards, segment.episode_ends)
         batch = self._batch(segment, rewards)
-        losses, _ = keep_if_finite(
-            self.policy.trainable_variables + self.value_function.trainable_variables
-            + self.optimizer.variables,
+        losses, _ = self.update_rollback.keep_if_finite(
             lambda: self.update.run(batch, self._minibatches(), self.config.learning_rate,
                                     self.config.clip_range),
-            self.logger.log, "the PPO update")
+            "the PPO update")
         if int(self.progress.iteration) % SYNC_CHECK_EVERY == 0:
             mpi.assert_synced(self.optimizer.params.get(), "parameters")
         return self._log(segment, losses, explained_variance(batch.values, batch.returns),

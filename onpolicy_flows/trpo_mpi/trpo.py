@@ -32,7 +32,7 @@ from onpolicy_flows.policies import make_policy
 from onpolicy_flows.policies.base import CompiledActor, raw_observation_actor
 from onpolicy_flows.runs.logger import Logger
 from onpolicy_flows.runs.progress import Progress, count_segment_iteration, record_progress
-from onpolicy_flows.runs.rollback import keep_if_finite
+from onpolicy_flows.runs.rollback import Rollback
 from onpolicy_flows.runs.training import train
 from onpolicy_flows.trpo_mpi.config import TRPOConfig
 from onpolicy_flows.trpo_mpi.policy_step import (
@@ -83,6 +83,8 @@ class TRPOLearner:
             self.envs, CompiledActor(self.policy, batch_size=len(self.envs)),
             config.timesteps_per_batch // len(self.envs))
         self.logger = Logger(run_dir, enabled=mpi.is_root())
+        self.value_rollback = Rollback(
+            self.value_function.variables + self.vf_optimizer.variables, self.logger.log)
         self.progress = Progress(window=EPISODE_WINDOW)
         self._sync_parameters()
         # Start-up compilation moves to background threads only where this rank has a core
@@ -124,12 +126,11 @@ class TRPOLearner:
         if step_stats["fisher_not_positive"] and self.config.non_positive_fisher == "drop-batch":
             self.logger.log("batch dropped: no value-function fit, no log row, not counted")
             return None
-        keep_if_finite(
-            self.value_function.variables + self.vf_optimizer.variables,
+        self.value_rollback.keep_if_finite(
             lambda: self.value_function.fit(self.vf_optimizer, observations, returns,
                                             self.config.vf_iters, self.config.vf_batch_size,
                                             self.config.vf_stepsize, self.minibatch_rng),
-            self.logger.log, "the value-function fit",
+            "the value-function fit",
             outputs=lambda: self.value_function.predict(observations).numpy())
         if int(self.progress.iteration) % SYNC_CHECK_EVERY == 0:
             mpi.assert_synced(np.concatenate([self.objective.params.get(),
