@@ -1,8 +1,12 @@
-"""run.reproduce's decisions on fake run directories (no training): done, harvest, busy,
-resume, restart, start; the commands; the runner harvesting what finished and reporting what
-failed."""
+"""run.reproduce's decisions on fake run directories (no training): done, claimed, harvest,
+busy, resume, restart, start; the commands; the runner harvesting what finished and reporting
+what failed; two runners sharing a grid."""
 import os
+import subprocess
+import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fake_runs import member_config, write_fake_run
@@ -136,3 +140,54 @@ def test_frozen_grids_are_refused():
     reproduce.refuse_frozen(load_grid("fig3_trpo"))
     with pytest.raises(UserError, match="frozen"):
         reproduce.refuse_frozen(load_grid("acktr_kfac_before"))
+
+
+def test_a_member_another_process_claims_is_left_alone_until_its_claim_ends(setting):
+    """The claim is an OS lock: held by a live process, gone with it."""
+    grid, paths = setting
+    member = grid.members()[0]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\n"
+         "from onpolicy_flows.experiments.grids.reproduce import claim\n"
+         "with claim(sys.argv[1]) as held:\n"
+         "    print(held, flush=True); time.sleep(60)", paths.member_dir(member)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "True"
+        plan = reproduce.plan_member(paths, member)
+        assert plan.action == Action.CLAIMED
+        assert "claimed" in reproduce.plan_report([plan], {}, parallel=1)
+        with reproduce.claim(paths.member_dir(member)) as held:
+            assert not held
+    finally:
+        holder.kill()
+        holder.wait()
+    assert reproduce.plan_member(paths, member).action == Action.START
+
+
+def test_two_runners_over_one_grid_train_each_member_once(setting, monkeypatch):
+    """Both plan every member as "start"; each member is trained by whichever claims it
+    first, and the other, finding it finished when it gets its claim, harvests nothing
+    twice and trains nothing twice."""
+    grid, paths = setting
+    members = grid.members()[:4]
+    trained = []
+    lock = threading.Lock()
+
+    def fake_trainer(command, log_path):
+        member = next(m for m in members if command[-1] == os.path.abspath(paths.member_dir(m)))
+        with lock:
+            trained.append(member.name)
+        time.sleep(0.2)
+        live_run(paths, member, [member.num_timesteps])
+        return 0
+
+    monkeypatch.setattr(reproduce, "run_logged", fake_trainer)
+    plans = reproduce.plan_grid(paths, members)
+    runners = [reproduce.GridRunner(paths, parallel=1, report=lambda _: None)
+               for _ in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        failed = list(pool.map(lambda runner: runner.run(plans), runners))
+    assert failed == [[], []]
+    assert sorted(trained) == sorted(member.name for member in members)
+    assert [plan.action for plan in reproduce.plan_grid(paths, members)] == [Action.DONE] * 4

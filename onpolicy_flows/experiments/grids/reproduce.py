@@ -8,8 +8,14 @@ its output is appended to logs/grids/GRID/NAME/stdout.log. Nothing under logs/gr
 deleted: an unfinished run without a checkpoint is moved to
 logs/grids/GRID/_abandoned/NAME/ before its member starts again.
 
+Several run.reproduce processes may work on one grid at once (e.g. one per core, or on
+the nodes of a shared file system with working locks): each claims a member before training
+it (an exclusive lock on logs/grids/GRID/NAME/.claim, released by the OS when its holder
+ends), plans it again once claimed, and leaves alone the members others hold.
+
 The decision for one member, in this order:
   done       results/GRID/NAME holds a harvested run that reached the member's budget
+  claimed    another run.reproduce holds its claim: it is training it; left alone
   harvest    its live run reached the budget: harvested now
   busy       its live run wrote a file in the last ACTIVE_SECONDS: another process (or an
              earlier run.reproduce) is probably training it; left alone
@@ -17,7 +23,9 @@ The decision for one member, in this order:
   restart    its live run has none: moved aside, then started anew
   start      it has no run yet
 """
+import contextlib
 import enum
+import fcntl
 import importlib.util
 import os
 import shlex
@@ -26,7 +34,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from statistics import median
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.experiments.grids.grid import Grid, GridMember
@@ -53,6 +61,7 @@ from onpolicy_flows.experiments.runs import (
 from onpolicy_flows.runs.progress import format_duration
 
 LOG_FILE = "stdout.log"
+CLAIM_FILE = ".claim"
 ABANDONED_DIR = "_abandoned"
 ACTIVE_SECONDS = 600
 # Used when results/ has no finished run of the same algorithm, task and policy.
@@ -62,6 +71,7 @@ RateKey = Tuple[str, str, str]  # (algorithm, env, policy label)
 
 class Action(enum.Enum):
     DONE = "done"
+    CLAIMED = "claimed"
     HARVEST = "harvest"
     BUSY = "busy"
     RESUME = "resume"
@@ -108,12 +118,14 @@ class MemberPlan:
         return max(0.0, self.member.num_timesteps - start)
 
 
-def plan_member(paths: GridPaths, member: GridMember, now: Optional[float] = None
-                ) -> MemberPlan:
-    """The decision for one member (see the module docstring); UserError if its member
-    directory holds several run directories."""
+def plan_member(paths: GridPaths, member: GridMember, now: Optional[float] = None,
+                claimed_here: bool = False) -> MemberPlan:
+    """The decision for one member (see the module docstring; `claimed_here`: this process
+    holds its claim); UserError if its member directory holds several run directories."""
     if is_harvested(paths.result(member), member.num_timesteps):
         return MemberPlan(member, Action.DONE, None, member.num_timesteps)
+    if not claimed_here and is_claimed(paths.member_dir(member)):
+        return MemberPlan(member, Action.CLAIMED, None, 0.0)
     run_dirs = run_dirs_in(paths.member_dir(member))
     if len(run_dirs) > 1:
         raise UserError(f"{paths.member_dir(member)} holds {len(run_dirs)} run directories; "
@@ -136,6 +148,32 @@ def plan_member(paths: GridPaths, member: GridMember, now: Optional[float] = Non
 def plan_grid(paths: GridPaths, members: Sequence[GridMember]) -> List[MemberPlan]:
     now = time.time()
     return [plan_member(paths, member, now) for member in members]
+
+
+@contextlib.contextmanager
+def claim(member_dir: str) -> Iterator[bool]:
+    """Holds the member's claim (an exclusive lock on its CLAIM_FILE) for the `with` block
+    and yields True, or yields False at once if another process holds it. Not inherited by
+    the trainer: the claim ends with the process that took it, however it ends."""
+    os.makedirs(member_dir, exist_ok=True)
+    with open(os.path.join(member_dir, CLAIM_FILE), "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def is_claimed(member_dir: str) -> bool:
+    """Whether another process holds the member's claim now."""
+    if not os.path.exists(os.path.join(member_dir, CLAIM_FILE)):
+        return False
+    with claim(member_dir) as claimed:
+        return not claimed
 
 
 def last_write(run_dir: str) -> float:
@@ -201,6 +239,9 @@ def plan_report(plans: Sequence[MemberPlan], rates: Dict[RateKey, float], parall
         elif plan.action == Action.BUSY:
             lines.append(f"  busy     {plan.member.name}  (its run wrote a file in the last "
                          f"{ACTIVE_SECONDS // 60} min; left alone: {plan.run_dir})")
+        elif plan.action == Action.CLAIMED:
+            lines.append(f"  claimed  {plan.member.name}  (another run.reproduce is training "
+                         "it; left alone)")
     total = sum(estimated_seconds(plan, rates) for plan in plans if plan.action in TO_RUN)
     if total:
         lines.append(f"estimated {format_duration(total)} of training, about "
@@ -273,6 +314,20 @@ class GridRunner:
         return failed
 
     def _run_one(self, plan: MemberPlan) -> Tuple[bool, str]:
+        """Claims the member and plans it again (another process may have finished or
+        started it since the first plan), then runs it if there is still something to run."""
+        with claim(self.paths.member_dir(plan.member)) as claimed:
+            if not claimed:
+                return True, (f"{plan.member.name}: another run.reproduce is training it, "
+                              "left alone")
+            plan = plan_member(self.paths, plan.member, claimed_here=True)
+            if plan.action == Action.HARVEST:
+                harvest_run(plan.run_dir, self.paths.result(plan.member))
+            if plan.action not in TO_RUN:
+                return True, f"{plan.member.name}: {plan.action.value} by now, not run again"
+            return self._train(plan)
+
+    def _train(self, plan: MemberPlan) -> Tuple[bool, str]:
         member, log = plan.member, self.paths.log_file(plan.member)
         if plan.action == Action.RESTART:
             moved = move_aside(self.paths, plan)
