@@ -5,7 +5,7 @@ from fake_runs import fast_bootstrap  # noqa: F401 (a fixture)
 
 from onpolicy_flows.experiments.grids.grid import load_grid
 from onpolicy_flows.experiments.reference import ReferenceResult
-from onpolicy_flows.experiments.results import claims
+from onpolicy_flows.experiments.results import claims, page
 from onpolicy_flows.experiments.results.harvested import MemberResult
 from onpolicy_flows.experiments.results.verdicts import NO_BIG_GAIN, ORDERING, Outcome
 
@@ -137,3 +137,19 @@ def test_substituted_checks_take_the_gaussian_from_the_variant_grid(grid_results
     assert [(check.better, check.worse) for check in checks] == [("flow", "gaussian")]
     assert checks[0].grid == "fig3_trpo / fixed_std" and checks[0].means == (301.0, -50.0)
     assert checks[0].outcome == Outcome.REPRODUCED and len(checks[0].per_task) == 6
+
+
+def test_the_fixed_std_summary_names_the_tasks_of_a_split_claim(grid_results):
+    """Above the flow on Walker2d and Swimmer, below it elsewhere: inconclusive overall, and
+    the summary says which tasks went which way."""
+    fixed = load_grid("fixed_std")
+    high = ("Walker2d-v4", "Swimmer-v4")
+    grid_results = dict(grid_results, fixed_std=(fixed, fake_results(
+        fixed, lambda m: 1000.0 + m.seed if m.env in high else -50.0 - m.seed)))
+    checks = claims.substituted_checks(claim("flow > gaussian"), grid_results, "fixed_std")
+    assert page.claim_summary(1, checks) == (
+        "claim 1 **inconclusive** (per task: reproduced on Hopper-v4, HalfCheetah-v4, Ant-v4, "
+        "Reacher-v4; not reproduced on Walker2d-v4, Swimmer-v4)")
+    ordered = claims.substituted_checks(claim("gmm-K2 > gaussian", env="Ant"), grid_results,
+                                        "fixed_std")
+    assert page.claim_summary(2, ordered) == "claim 2 **reproduced**"

@@ -56,6 +56,7 @@ from onpolicy_flows.experiments.results.verdicts import (
     RULE,
     Evidence,
     Outcome,
+    combine,
     runs_to_decide,
 )
 from onpolicy_flows.runs.progress import format_duration
@@ -275,13 +276,16 @@ FIXED_STD_GRID = "fixed_std"
 def fixed_std_section(claimed: Sequence[ReferenceResult], grid_results: GridResults) -> str:
     """The claims about the TRPO Gaussian with its runs from fixed_std (std 1) and every
     other policy's from the port's defaults: what the fixed std alone does to them."""
-    rows = []
+    rows, summaries = [], []
     for index, reference in enumerate(claimed, start=1):
         if reference.compare is None or FIXED_STD_GRID not in grid_results:
             continue
-        for check in substituted_checks(reference, grid_results, FIXED_STD_GRID):
+        checks = substituted_checks(reference, grid_results, FIXED_STD_GRID)
+        for check in checks:
             steps = steps_text(grid_results[FIXED_STD_GRID][0].num_timesteps)
             rows += check_with_its_tasks(index, check, steps)
+        if checks:
+            summaries.append(claim_summary(index, checks))
     if not rows:
         return ""
     return "\n".join([
@@ -293,7 +297,22 @@ def fixed_std_section(claimed: Sequence[ReferenceResult], grid_results: GridResu
         "",
         "| # | grids | tasks | steps | A vs B | runs A / B | mean final A / B | "
         "P(A > B) [95% CI], p | verdict | runs a side to decide |",
-        "|---:|---|---|---:|---|---:|---:|---|---|---:|", *rows])
+        "|---:|---|---|---:|---|---:|---:|---|---|---:|", *rows, "",
+        "In words, with the std-1 Gaussian: " + "; ".join(summaries) + "."])
+
+
+def claim_summary(index: int, checks: Sequence[Check]) -> str:
+    """"claim N <combined verdict>", and where it is not decisive, which tasks went which
+    way."""
+    verdict = combine(check.outcome for check in checks)
+    text = f"claim {index} **{verdict.value}**"
+    if verdict == Outcome.INCONCLUSIVE:
+        by_outcome = {}
+        for part in (part for check in checks for part in check.per_task):
+            by_outcome.setdefault(part.outcome.value, []).append(part.tasks[0])
+        text += " (per task: " + "; ".join(
+            f"{outcome} on {', '.join(tasks)}" for outcome, tasks in by_outcome.items()) + ")"
+    return text
 
 
 def parity_section(grid_results: GridResults) -> str:
