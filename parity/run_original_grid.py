@@ -67,9 +67,7 @@ def main():
     if not grid.frozen:
         raise UserError(f"grid {grid.name} is not frozen: run it with python -m run.reproduce")
     paths = reproduce.GridPaths(grid.name, args.logs_root, args.results_root)
-    members = [member for member in grid.members(args.seeds, args.policies)
-               if args.envs is None or member.env in args.envs]
-    plans = reproduce.plan_grid(paths, members)
+    plans = reproduce.plan_grid(paths, grid.members(args.seeds, args.policies, args.envs))
     print(f"grid {grid.name}: {grid.description}")
     print(reproduce.plan_report(plans, {}, args.parallel))
     if args.dry_run:

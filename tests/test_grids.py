@@ -36,6 +36,10 @@ def test_fig3_members_are_named_as_the_live_runs():
     assert len(grid.members(policies=["gaussian", "flow"])) == 6 * 2 * 3
     with pytest.raises(UserError):
         grid.members(seeds=[9])
+    walker = grid.members(policies=["flow"], envs=["Walker2d-v4"])
+    assert [m.name for m in walker] == [f"trpo-Walker2d-v4-flow-seed{seed}" for seed in range(3)]
+    with pytest.raises(UserError, match="no task Walker2d-v2"):
+        grid.members(envs=["Walker2d-v2"])
 
 
 def test_member_flags_and_command_line_arguments():

@@ -88,14 +88,16 @@ class Grid:
     original_code: bool = False
 
     def members(self, seeds: Optional[Sequence[int]] = None,
-                policies: Optional[Sequence[str]] = None) -> List[GridMember]:
-        """The members with these seeds (default: `seeds`, not the optional ones) and
-        policies (default: all), seed by seed, env by env; UserError for a seed or policy
-        the grid does not declare."""
+                policies: Optional[Sequence[str]] = None,
+                envs: Optional[Sequence[str]] = None) -> List[GridMember]:
+        """The members with these seeds (default: `seeds`, not the optional ones), policies
+        and tasks (default: all), seed by seed, env by env; UserError for a seed, policy or
+        task the grid does not declare."""
         seeds = self._checked(seeds, self.seeds + self.optional_seeds, self.seeds, "seed")
         policies = self._checked(policies, self.policies, self.policies, "policy")
+        envs = self._checked(envs, self.envs, self.envs, "task")
         return [member for member in self.all_members()
-                if member.seed in seeds and member.policy in policies]
+                if member.seed in seeds and member.policy in policies and member.env in envs]
 
     def all_members(self) -> List[GridMember]:
         """Every member, optional seeds included, in running order."""
