@@ -276,13 +276,15 @@ FIXED_STD_GRID = "fixed_std"
 def fixed_std_section(claimed: Sequence[ReferenceResult], grid_results: GridResults) -> str:
     """The claims about the TRPO Gaussian with its runs from fixed_std (std 1) and every
     other policy's from the port's defaults: what the fixed std alone does to them."""
+    if FIXED_STD_GRID not in grid_results:
+        return ""
+    steps = steps_text(grid_results[FIXED_STD_GRID][0].num_timesteps)
     rows, summaries = [], []
     for index, reference in enumerate(claimed, start=1):
-        if reference.compare is None or FIXED_STD_GRID not in grid_results:
+        if reference.compare is None:
             continue
         checks = substituted_checks(reference, grid_results, FIXED_STD_GRID)
         for check in checks:
-            steps = steps_text(grid_results[FIXED_STD_GRID][0].num_timesteps)
             rows += check_with_its_tasks(index, check, steps)
         if checks:
             summaries.append(claim_summary(index, checks))
