@@ -1,6 +1,7 @@
 """What every entry point shares: flags from a config dataclass, and one-line errors."""
 import argparse
 import dataclasses
+import json
 import sys
 from typing import Callable, Dict, List, Type
 
@@ -67,12 +68,15 @@ def _set_original_flags(config_cls: Type, args: argparse.Namespace, given: list)
 
 def flag_arguments(flags: Dict[str, object]) -> List[str]:
     """Trainer flags {name: value} (names without dashes, e.g. num_timesteps) as arguments:
-    `--num-timesteps 1000000`; a bool as `--name` / `--no-name`; a list as `--name a b`."""
+    `--num-timesteps 1000000`; a bool as `--name` / `--no-name`; a list as `--name a b`; a
+    dict (env_kwargs) as one JSON object."""
     arguments = []
     for name, value in flags.items():
         flag = name.replace("_", "-")
         if isinstance(value, bool):
             arguments.append(f"--{flag}" if value else f"--no-{flag}")
+        elif isinstance(value, dict):
+            arguments += [f"--{flag}", json.dumps(value)]
         elif isinstance(value, (list, tuple)):
             arguments += [f"--{flag}", *map(str, value)]
         else:
