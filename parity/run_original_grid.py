@@ -76,11 +76,8 @@ def main():
                 print(shlex.join(original_command(paths, plan)))
         return
     reproduce.harvest_finished(paths, plans, print)
-    failed = reproduce.GridRunner(paths, parallel=args.parallel,
-                                  command=original_command).run(plans)
-    if failed:
-        print(f"{len(failed)} member(s) did not finish: {', '.join(failed)}", file=sys.stderr)
-        sys.exit(1)
+    reproduce.GridRunner(paths, parallel=args.parallel,
+                         command=original_command).run_to_exit(plans)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,11 @@ interrupted ones from their checkpoints, restarts or starts the others, `--paral
 
 Grids are onpolicy_flows/experiments/grids/<name>.json; runs live in
 logs/grids/<grid>/<member>/ and finished ones are copied to results/<grid>/<member>/. A member
-that fails is reported with its log and the others go on; the exit status is then 1.
+that fails is reported with its log and the others go on; the exit status is then 1. Ctrl-C
+or SIGTERM stops the trainers after their iteration, with a checkpoint, and starts no more.
 docs/reproducing.md has the cluster set-up."""
 import argparse
 import shlex
-import sys
 
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.experiments.grids import reproduce
@@ -73,11 +73,7 @@ def main():
             print(warning)
         return
     reproduce.check_trainers_exist(plans)
-    runner = reproduce.GridRunner(paths, args.launcher, args.parallel, print, rates)
-    failed = runner.run(plans)
-    if failed:
-        print(f"{len(failed)} member(s) did not finish: {', '.join(failed)}", file=sys.stderr)
-        sys.exit(1)
+    reproduce.GridRunner(paths, args.launcher, args.parallel, print, rates).run_to_exit(plans)
 
 
 if __name__ == "__main__":

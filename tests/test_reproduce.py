@@ -1,7 +1,8 @@
 """run.reproduce's decisions on fake run directories (no training): done, claimed, harvest,
 busy, resume, restart, start; the commands; the runner harvesting what finished and reporting
-what failed; two runners sharing a grid."""
+what failed; two runners sharing a grid; a signal to the runner stopping its trainers."""
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -12,7 +13,7 @@ import pytest
 from fake_runs import member_config, write_fake_run
 
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.experiments.grids import reproduce
+from onpolicy_flows.experiments.grids import launching, reproduce
 from onpolicy_flows.experiments.grids.grid import load_grid
 
 Action = reproduce.Action
@@ -24,6 +25,12 @@ def setting(tmp_path):
     grid = load_grid("fisher_score")  # flow members on Hopper-v4 and Walker2d-v4
     paths = reproduce.GridPaths(grid.name, str(tmp_path / "logs"), str(tmp_path / "results"))
     return grid, paths
+
+
+def fake_trainers(monkeypatch, train):
+    """Every GridRunner trains with `train(command, log_path) -> exit status` instead."""
+    monkeypatch.setattr(launching.Trainers, "run_logged",
+                        lambda self, command, log_path: train(command, log_path))
 
 
 def live_run(paths, member, steps, checkpoint=False, age=3600.0):
@@ -122,7 +129,7 @@ def test_runner_harvests_finished_members_moves_stale_runs_and_reports_failures(
         live_run(paths, member, [member.num_timesteps])
         return 0
 
-    monkeypatch.setattr(reproduce, "run_logged", fake_trainer)
+    fake_trainers(monkeypatch, fake_trainer)
     plans = reproduce.plan_grid(paths, [good, bad, stale_member])
     assert [plan.action for plan in plans] == [Action.START, Action.START, Action.RESTART]
     lines = []
@@ -182,7 +189,7 @@ def test_two_runners_over_one_grid_train_each_member_once(setting, monkeypatch):
         live_run(paths, member, [member.num_timesteps])
         return 0
 
-    monkeypatch.setattr(reproduce, "run_logged", fake_trainer)
+    fake_trainers(monkeypatch, fake_trainer)
     plans = reproduce.plan_grid(paths, members)
     runners = [reproduce.GridRunner(paths, parallel=1, report=lambda _: None)
                for _ in range(2)]
@@ -191,3 +198,45 @@ def test_two_runners_over_one_grid_train_each_member_once(setting, monkeypatch):
     assert failed == [[], []]
     assert sorted(trained) == sorted(member.name for member in members)
     assert [plan.action for plan in reproduce.plan_grid(paths, members)] == [Action.DONE] * 4
+
+
+def test_a_signal_to_the_runner_stops_its_trainer_and_starts_no_more(setting, tmp_path):
+    """SIGTERM to the runner's process (as `kill` sends it) reaches the trainer, which runs in
+    a session of its own; the next member never starts; the exit status says which signal."""
+    grid, paths = setting
+    first, second = grid.members()[:2]
+    trainer = ("import signal, sys, time\n"
+               "def stop(number, frame):\n"
+               "    print('stopped by', number, flush=True)\n"
+               "    sys.exit(0)\n"
+               "signal.signal(signal.SIGTERM, stop)\n"
+               "print('training', flush=True)\n"
+               "time.sleep(60)\n")
+    script = tmp_path / "runner.py"
+    script.write_text(
+        "import sys\n"
+        "from onpolicy_flows.experiments.grids import reproduce\n"
+        "from onpolicy_flows.experiments.grids.grid import load_grid\n"
+        f"grid = load_grid({grid.name!r})\n"
+        f"paths = reproduce.GridPaths(grid.name, {paths.logs_root!r}, {paths.results_root!r})\n"
+        "plans = reproduce.plan_grid(paths, grid.members()[:2])\n"
+        f"trainer = [sys.executable, '-c', {trainer!r}]\n"
+        "runner = reproduce.GridRunner(paths, command=lambda paths, plan, launcher: trainer)\n"
+        "runner.run_to_exit(plans)\n")
+    runner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (os.path.exists(paths.log_file(first))
+                   and "training" in open(paths.log_file(first)).read()):
+            assert time.time() < deadline and runner.poll() is None, runner.stdout.read()
+            time.sleep(0.1)
+        runner.send_signal(signal.SIGTERM)
+        output, _ = runner.communicate(timeout=60)
+    finally:
+        runner.kill()
+    assert runner.returncode == 128 + signal.SIGTERM, output
+    assert "stopped by 15" in open(paths.log_file(first)).read()
+    assert f"{second.name}: not started, a stop was requested" in output
+    assert not os.path.exists(paths.log_file(second))
+    assert "run the same command again" in output

@@ -30,6 +30,7 @@ import importlib.util
 import os
 import shlex
 import shutil
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -44,7 +45,11 @@ from onpolicy_flows.experiments.grids.harvest import (
     result_dir,
     size_warning,
 )
-from onpolicy_flows.experiments.grids.launching import run_logged, training_command
+from onpolicy_flows.experiments.grids.launching import (
+    StopRequested,
+    Trainers,
+    training_command,
+)
 from onpolicy_flows.experiments.runs import (
     ELAPSED_KEY,
     TIMESTEP_KEY,
@@ -291,6 +296,7 @@ class GridRunner:
         self.launcher = shlex.split(launcher)
         self.rates = rates or {}
         self.command = command
+        self.trainers = Trainers()  # stop them with `trainers.stop` or its signals
 
     def run(self, plans: Sequence[MemberPlan]) -> List[str]:
         """Runs the plans to run; returns the names of the members that failed or stopped
@@ -313,9 +319,26 @@ class GridRunner:
             self.report(warning)
         return failed
 
+    def run_to_exit(self, plans: Sequence[MemberPlan]) -> None:
+        """`run`, with SIGINT and SIGTERM stopping the trainers (`Trainers`), for a command's
+        main: exits with status 128 + the signal after a stop, 1 if a member did not
+        finish."""
+        with self.trainers.forwarding_stop_signals(self.report):
+            failed = self.run(plans)
+        if self.trainers.stop_signal is not None:
+            print("stopped: run the same command again to go on", file=sys.stderr)
+            sys.exit(128 + self.trainers.stop_signal)
+        if failed:
+            print(f"{len(failed)} member(s) did not finish: {', '.join(failed)}",
+                  file=sys.stderr)
+            sys.exit(1)
+
     def _run_one(self, plan: MemberPlan) -> Tuple[bool, str]:
         """Claims the member and plans it again (another process may have finished or
-        started it since the first plan), then runs it if there is still something to run."""
+        started it since the first plan), then runs it if there is still something to run
+        and no stop was requested."""
+        if self.trainers.stop_signal is not None:
+            return False, f"{plan.member.name}: not started, a stop was requested"
         with claim(self.paths.member_dir(plan.member)) as claimed:
             if not claimed:
                 return True, (f"{plan.member.name}: another run.reproduce is training it, "
@@ -334,7 +357,10 @@ class GridRunner:
             self.report(f"{member.name}: unfinished run without a checkpoint moved to {moved}")
         self.report(f"{plan.action.value} {member.name}")
         started = time.time()
-        status = run_logged(self.command(self.paths, plan, self.launcher), log)
+        try:
+            status = self.trainers.run_logged(self.command(self.paths, plan, self.launcher), log)
+        except StopRequested:
+            return False, f"{member.name}: not started, a stop was requested"
         took = format_duration(time.time() - started)
         run_dirs = run_dirs_in(self.paths.member_dir(member))
         if status != 0:

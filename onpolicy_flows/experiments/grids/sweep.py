@@ -11,6 +11,7 @@ settings are used for every policy class, so the quantile plots compare like wit
 Figure 7 varies the flow's --num-layers (the paper's K) in {2, 4, 6} at --num-units 3, and
 --num-units (the paper's l1) in {3, 5, 7} at --num-layers 4, each over `seeds`.
 """
+import contextlib
 import json
 import os
 import shlex
@@ -22,7 +23,11 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.experiments.grids.launching import run_logged, training_command
+from onpolicy_flows.experiments.grids.launching import (
+    StopRequested,
+    Trainers,
+    training_command,
+)
 from onpolicy_flows.experiments.runs import find_run_dirs, is_finished
 from onpolicy_flows.runs.cli import flag_arguments
 
@@ -117,23 +122,36 @@ def is_member_finished(sweep_dir: str, member: SweepMember) -> bool:
     return run_dir is not None and is_finished(run_dir)
 
 
-def run_member(sweep_dir: str, member: SweepMember, launcher: Sequence[str] = ()) -> int:
-    """Runs one member from scratch (its old, unfinished directory is removed); returns the
-    exit status. Output goes to <sweep dir>/NAME/stdout.log."""
+def run_member(sweep_dir: str, member: SweepMember, trainers: Trainers,
+               launcher: Sequence[str] = ()) -> int:
+    """Runs one member from scratch (its old, unfinished directory is removed) as one of
+    `trainers`; returns the exit status (StopRequested after a stop). Output goes to
+    <sweep dir>/NAME/stdout.log."""
     member_dir = os.path.join(sweep_dir, member.name)
     shutil.rmtree(member_dir, ignore_errors=True)
-    return run_logged(member.command(sweep_dir, launcher), os.path.join(member_dir, LOG_FILE))
+    return trainers.run_logged(member.command(sweep_dir, launcher),
+                               os.path.join(member_dir, LOG_FILE))
 
 
 def run_sweep(sweep_dir: str, members: List[SweepMember], parallel: int = 1,
               launcher: str = "") -> List[str]:
     """Runs the unfinished members, `parallel` at a time; returns the names it launched.
-    UserError naming the failed members if any run exits with an error."""
+    UserError naming the failed members if any run exits with an error, or once SIGINT or
+    SIGTERM has stopped the runs (`Trainers`). Main thread only."""
     save_or_check_members(sweep_dir, members)
     pending = [member for member in members if not is_member_finished(sweep_dir, member)]
-    prefix = shlex.split(launcher)
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        statuses = list(pool.map(lambda member: run_member(sweep_dir, member, prefix), pending))
+    prefix, trainers = shlex.split(launcher), Trainers()
+
+    def run(member: SweepMember):
+        with contextlib.suppress(StopRequested):
+            return run_member(sweep_dir, member, trainers, prefix)
+
+    with trainers.forwarding_stop_signals(print), \
+            ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        statuses = list(pool.map(run, pending))
+    if trainers.stop_signal is not None:
+        raise UserError("stopped; the same command goes on (its finished runs are kept, "
+                        "its unfinished ones start again)")
     failed = [member.name for member, status in zip(pending, statuses) if status != 0]
     if failed:
         raise UserError(f"{len(failed)} run(s) failed, see their {LOG_FILE}: {', '.join(failed)}")
