@@ -5,8 +5,9 @@ import pytest
 import tensorflow as tf
 
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
-from onpolicy_flows.policies import POLICY_CLASSES, PolicyConfig, make_policy
+from onpolicy_flows.policies import POLICY_CLASSES, PolicyConfig
 from onpolicy_flows.policies.base import CompiledActor
+from onpolicy_flows.policies.factory import make_policy
 
 OBS_DIM, ACT_DIM = 5, 3
 

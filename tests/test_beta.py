@@ -7,9 +7,11 @@ import pytest
 import tensorflow as tf
 from scipy import stats
 
-from onpolicy_flows.policies import BetaPolicy, PolicyConfig, make_policy
+from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.policies.base import Policy
+from onpolicy_flows.policies.beta import BetaPolicy
 from onpolicy_flows.policies.box import BOUNDARY_EPSILON
+from onpolicy_flows.policies.factory import make_policy
 
 OBS_DIM = 4
 LOW, HIGH = np.array([-2.0, 0.0, -1.0], np.float32), np.array([2.0, 1.0, 3.0], np.float32)

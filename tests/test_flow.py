@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from onpolicy_flows.policies import FlowPolicy
+from onpolicy_flows.policies.flow import FlowPolicy
 
 OBS_DIM = 5
 

@@ -3,8 +3,9 @@ import pytest
 import tensorflow as tf
 
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.policies import GaussianPolicy, PolicyConfig
+from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.policies.base import Policy
+from onpolicy_flows.policies.gaussian import GaussianPolicy
 
 
 def _two_gaussians():

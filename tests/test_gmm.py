@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from onpolicy_flows.policies import GMMPolicy
+from onpolicy_flows.policies.gmm import GMMPolicy
 
 
 def _random_gmm(num_components=3, act_dim=2, log_density="mixture"):

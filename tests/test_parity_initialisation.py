@@ -42,7 +42,7 @@ from onpolicy_flows.acktr.config import ACKTRConfig
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
 from onpolicy_flows.common.seeding import value_function_seed
 from onpolicy_flows.common.value_function import ValueFunction
-from onpolicy_flows.policies import make_policy
+from onpolicy_flows.policies.factory import make_policy
 from onpolicy_flows.trpo_mpi.config import TRPOConfig
 from onpolicy_flows.trpo_mpi.trpo import TRPOLearner
 

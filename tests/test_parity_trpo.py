@@ -43,7 +43,8 @@ import tensorflow_probability as tfp
 from onpolicy_flows.common.mpi_adam import MpiAdam
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
 from onpolicy_flows.common.value_function import ValueFunction
-from onpolicy_flows.policies import PolicyConfig, make_policy
+from onpolicy_flows.policies import PolicyConfig
+from onpolicy_flows.policies.factory import make_policy
 from onpolicy_flows.trpo_mpi.cg import conjugate_gradient
 from onpolicy_flows.trpo_mpi.policy_step import (
     PolicyBatch,

@@ -5,8 +5,15 @@ import pytest
 import tensorflow as tf
 
 from onpolicy_flows.common.flat_params import flatten
-from onpolicy_flows.policies import FlowPolicy, GaussianPolicy, GMMPolicy
-from onpolicy_flows.trpo_mpi.policy_step import PolicyBatch, StepSettings, TRPOObjective, trpo_step
+from onpolicy_flows.policies.flow import FlowPolicy
+from onpolicy_flows.policies.gaussian import GaussianPolicy
+from onpolicy_flows.policies.gmm import GMMPolicy
+from onpolicy_flows.trpo_mpi.policy_step import (
+    PolicyBatch,
+    StepSettings,
+    TRPOObjective,
+    trpo_step,
+)
 
 OBS_DIM, ACT_DIM = 3, 2
 

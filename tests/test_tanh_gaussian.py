@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from onpolicy_flows.policies import GaussianPolicy, PolicyConfig, TanhGaussianPolicy
+from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.policies.base import Policy
 from onpolicy_flows.policies.box import BOUNDARY_EPSILON
+from onpolicy_flows.policies.gaussian import GaussianPolicy
+from onpolicy_flows.policies.tanh_gaussian import TanhGaussianPolicy
 
 OBS_DIM = 4
 LOW, HIGH = np.array([-2.0, 0.0, -1.0], np.float32), np.array([2.0, 1.0, 3.0], np.float32)

@@ -14,8 +14,15 @@ from tensorflow.core.protobuf import config_pb2
 from tensorflow.python.framework.func_graph import FuncGraph
 
 from onpolicy_flows.common import trace_cache
-from onpolicy_flows.common.trace_cache import CACHE_ENV, SUFFIX, TracedFunction, describe
-from onpolicy_flows.policies import FlowPolicy, GaussianPolicy, GMMPolicy
+from onpolicy_flows.common.trace_cache import (
+    CACHE_ENV,
+    SUFFIX,
+    TracedFunction,
+    describe,
+)
+from onpolicy_flows.policies.flow import FlowPolicy
+from onpolicy_flows.policies.gaussian import GaussianPolicy
+from onpolicy_flows.policies.gmm import GMMPolicy
 from onpolicy_flows.trpo_mpi.policy_step import PolicyBatch, TRPOObjective
 
 OBS_DIM, ACT_DIM = 3, 2
@@ -88,7 +95,7 @@ def test_a_loaded_objective_computes_exactly_what_the_traced_one_did(cache, kind
 def test_another_process_loads_what_this_one_traced(cache, repo_root):
     """Keys must be the same in every process (nothing in them may be an id or a counter)."""
     script = (
-        "import numpy as np; from onpolicy_flows.policies import FlowPolicy;"
+        "import numpy as np; from onpolicy_flows.policies.flow import FlowPolicy;"
         "from onpolicy_flows.policies.base import CompiledActor;"
         "from onpolicy_flows.common.running_mean_std import RunningMeanStd;"
         "policy = FlowPolicy(4, 2, RunningMeanStd(4), 3, num_layers=1);"

@@ -37,8 +37,8 @@ from onpolicy_flows.common.seeding import (
 )
 from onpolicy_flows.common.trace_cache import TracedFunction, describe
 from onpolicy_flows.envs.factory import make_env, space_dims
-from onpolicy_flows.policies import make_policy
 from onpolicy_flows.policies.base import CompiledActor, Policy
+from onpolicy_flows.policies.factory import make_policy
 from onpolicy_flows.runs.logger import Logger
 from onpolicy_flows.runs.progress import Progress
 from onpolicy_flows.runs.rollback import Rollback

@@ -32,7 +32,6 @@ def alternating_masks(dim: int) -> tuple:
     return first, 1.0 - first
 
 
-LAYER_NORM_HESSIANS = ("exact", "original")
 
 
 def coupling_net(dim: int, num_units: int, rng: np.random.Generator,

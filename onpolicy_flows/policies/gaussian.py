@@ -8,10 +8,10 @@ import tensorflow_probability as tfp
 from onpolicy_flows.common.networks import MLP, normc, recorded_exp
 from onpolicy_flows.common.running_mean_std import RunningMeanStd
 from onpolicy_flows.policies.base import Policy
+from onpolicy_flows.policies.config import LOG_STDS
 
 tfd = tfp.distributions
 
-LOG_STDS = ("learned", "fixed")
 
 
 class GaussianPolicy(Policy):

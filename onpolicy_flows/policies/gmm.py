@@ -11,7 +11,6 @@ from onpolicy_flows.policies.base import Policy
 
 tfd = tfp.distributions
 
-GMM_LOG_DENSITIES = ("mixture", "original")
 
 
 class ComponentAverageLogDensity(tfd.MixtureSameFamily):

@@ -35,8 +35,8 @@ from onpolicy_flows.common.value_function import ValueFunction
 from onpolicy_flows.envs.factory import space_dims
 from onpolicy_flows.envs.rank_envs import make_rank_envs
 from onpolicy_flows.envs.rollout import Segment, SegmentCollector
-from onpolicy_flows.policies import make_policy
 from onpolicy_flows.policies.base import CompiledActor, raw_observation_actor
+from onpolicy_flows.policies.factory import make_policy
 from onpolicy_flows.ppo.config import PPOConfig
 from onpolicy_flows.ppo.objective import PPOBatch, PPOUpdate
 from onpolicy_flows.ppo.vec_normalize import (

@@ -28,10 +28,14 @@ from onpolicy_flows.common.value_function import ValueFunction
 from onpolicy_flows.envs.factory import space_dims
 from onpolicy_flows.envs.rank_envs import make_rank_envs
 from onpolicy_flows.envs.rollout import Segment, SegmentCollector
-from onpolicy_flows.policies import make_policy
 from onpolicy_flows.policies.base import CompiledActor, raw_observation_actor
+from onpolicy_flows.policies.factory import make_policy
 from onpolicy_flows.runs.logger import Logger
-from onpolicy_flows.runs.progress import Progress, count_segment_iteration, record_progress
+from onpolicy_flows.runs.progress import (
+    Progress,
+    count_segment_iteration,
+    record_progress,
+)
 from onpolicy_flows.runs.rollback import Rollback
 from onpolicy_flows.runs.training import train
 from onpolicy_flows.trpo_mpi.config import TRPOConfig

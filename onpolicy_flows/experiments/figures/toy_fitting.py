@@ -15,8 +15,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from onpolicy_flows.policies import PolicyConfig, make_policy
+from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.policies.base import Policy
+from onpolicy_flows.policies.factory import make_policy
 
 tfd = tfp.distributions
 
