@@ -1,8 +1,9 @@
 """Run counters and the estimate of the time left."""
 import pytest
 
+from onpolicy_flows.common.durations import format_duration
 from onpolicy_flows.runs import progress as progress_module
-from onpolicy_flows.runs.progress import Progress, format_duration
+from onpolicy_flows.runs.progress import Progress
 
 
 def test_time_left_comes_from_recent_iterations_and_skips_the_first(monkeypatch):

@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conftest import REPO_ROOT
 from fake_runs import member_config, write_fake_run
 
 from onpolicy_flows.common.errors import UserError
@@ -240,3 +241,18 @@ def test_a_signal_to_the_runner_stops_its_trainer_and_starts_no_more(setting, tm
     assert f"{second.name}: not started, a stop was requested" in output
     assert not os.path.exists(paths.log_file(second))
     assert "run the same command again" in output
+
+
+def test_run_reproduce_starts_without_tensorflow(tmp_path):
+    """Planning and launching need no TensorFlow: a dry run must not import it (seconds of
+    start-up for every command)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "run.reproduce", "fisher_score", "--dry-run",
+         "--logs-root", str(tmp_path / "logs"), "--results-root", str(tmp_path / "results")],
+        capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "trpo-Hopper-v4-flow-seed0" in done.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "onpolicy_flows.experiments.grids.reproduce" in imported
+    assert "tensorflow" not in imported

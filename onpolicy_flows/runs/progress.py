@@ -12,18 +12,6 @@ from onpolicy_flows.common import mpi
 RATE_WINDOW = 10  # iterations whose speed estimates the time left
 
 
-def format_duration(seconds: Optional[float]) -> str:
-    """'1h02m', '3m05s', '42s'; '?' for None."""
-    if seconds is None:
-        return "?"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
-
-
 class Progress(tf.Module):
     """Iterations, env steps and episodes so far (all ranks), and a window of the most recent
     episodes' returns and lengths (for EpRewMean / EpLenMean)."""

@@ -15,9 +15,9 @@ import numpy as np
 
 from onpolicy_flows.common import mpi
 from onpolicy_flows.common.config import save_json
+from onpolicy_flows.common.durations import format_duration
 from onpolicy_flows.envs.factory import make_env
 from onpolicy_flows.runs.checkpoints import RunCheckpoints, find_checkpoint
-from onpolicy_flows.runs.progress import format_duration
 from onpolicy_flows.runs.run_dir import CONFIG_FILE, create_run_dir
 
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from onpolicy_flows.common.durations import format_duration
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.experiments.grids.grid import Grid, GridMember
 from onpolicy_flows.experiments.grids.harvest import (
@@ -63,7 +64,6 @@ from onpolicy_flows.experiments.runs import (
     run_dirs_in,
     timesteps_done,
 )
-from onpolicy_flows.runs.progress import format_duration
 
 LOG_FILE = "stdout.log"
 CLAIM_FILE = ".claim"

@@ -10,6 +10,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from onpolicy_flows.common.durations import format_duration
 from onpolicy_flows.experiments import episodes
 from onpolicy_flows.experiments.figures import kl_ball
 from onpolicy_flows.experiments.grids.grid import Grid, load_all_grids
@@ -59,7 +60,6 @@ from onpolicy_flows.experiments.results.verdicts import (
     combine,
     runs_to_decide,
 )
-from onpolicy_flows.runs.progress import format_duration
 
 QUANTILE_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 ORIGINAL_VIEW_NOTE = ("the Gaussian TRPO's std fixed at 1, the original's GMM log-density and "
@@ -418,8 +418,9 @@ def disagreements_section(verdicts: Sequence[ClaimVerdict], grid_results: GridRe
                          f"{number(check.means[0])} / {number(check.means[1])} | "
                          f"{evidence_text(check.evidence)} | {reading} |")
     lines += ["", "Other differences that no grid isolates: the tasks are gymnasium's `-v4` "
-                  "MuJoCo tasks (the paper: gym `-v1` through mujoco_py, Roboschool and rllab; "
-                  "Humanoid-v4 stands in for the Roboschool humanoids), fewer seeds, and the "
+                  "MuJoCo tasks and pybullet's ports of the Roboschool humanoids (the paper: "
+                  "gym `-v1` through mujoco_py, Roboschool and rllab; Ant-v4 observes no "
+                  "contact forces, Ant-v1 did; [tasks.md](tasks.md)), fewer seeds, and the "
                   "step budgets of the grids (the \"paper's steps\" column above against each "
                   "check's steps).",
               "", "TRPO takes no policy step in an iteration where the conjugate-gradient "
