@@ -81,12 +81,16 @@ def _loop(learner, checkpoints: RunCheckpoints, run_dir: str,
 
 class _StopRequest:
     """Turns the first SIGINT / SIGTERM into a request to stop after the current iteration
-    (a second one interrupts at once). Ranks agree on stopping through an all-reduce."""
+    (a second one interrupts at once, unless it comes within REPEAT_SECONDS of the first: a
+    job scheduler's SIGTERM may reach a trainer both directly and through run.reproduce).
+    Ranks agree on stopping through an all-reduce."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    REPEAT_SECONDS = 1.0
 
     def __init__(self):
         self.requested = False
+        self.requested_at = 0.0  # time.monotonic() of the first signal
         self.previous = {}
 
     def __enter__(self):
@@ -99,8 +103,11 @@ class _StopRequest:
             signal.signal(number, handler)
 
     def _handle(self, number, frame):
-        self.requested = True
-        signal.signal(number, signal.default_int_handler)
+        now = time.monotonic()
+        if not self.requested:
+            self.requested, self.requested_at = True, now
+        elif now - self.requested_at > self.REPEAT_SECONDS:
+            raise KeyboardInterrupt
 
     def requested_on_any_rank(self) -> bool:
         return bool(mpi.allreduce_sum(np.array([float(self.requested)]))[0] > 0)

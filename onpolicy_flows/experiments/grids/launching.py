@@ -3,10 +3,11 @@ launcher prefix (e.g. "srun -n 1" or "mpirun -np 4 --hostfile hosts"), output to
 
 A stop request reaches the trainers. Each trainer runs in a session of its own, so that a
 Ctrl-C in the terminal reaches the process that launched it alone; that process passes each
-SIGINT or SIGTERM it gets on to every trainer running (`Trainers.forwarding_stop_signals`:
-one signal and a trainer checkpoints and stops after its iteration, a second stops it at
-once) and launches no more. Without this, a `kill` of the launching process would leave its
-trainers running on, orphaned.
+SIGINT, SIGTERM or SIGHUP it gets on to every trainer running as SIGTERM
+(`Trainers.forwarding_stop_signals`: one signal and a trainer checkpoints and stops after its
+iteration, a second stops it at once), and launches no more. SIGTERM because a launcher
+prefix may treat SIGINT otherwise (srun wants two within a second). Without this, a `kill` of
+the launching process, or a closed terminal, would leave its trainers running on, orphaned.
 """
 import contextlib
 import os
@@ -17,7 +18,7 @@ import sys
 import threading
 from typing import Callable, Iterator, List, Optional, Sequence, Set
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # each forwarded as SIGTERM
 
 
 class StopRequested(Exception):
@@ -35,7 +36,7 @@ class Trainers:
     them."""
 
     def __init__(self):
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a signal handler may take it again on its thread
         self._running: Set[subprocess.Popen] = set()
         self.stop_signal: Optional[int] = None  # the signal that asked for a stop
 
@@ -57,25 +58,27 @@ class Trainers:
                     self._running.discard(process)
 
     def stop(self, signal_number: int) -> int:
-        """Sends `signal_number` to every trainer running and starts no more; returns how
-        many it reached."""
+        """Records `signal_number` as the reason to stop, sends SIGTERM to every trainer
+        running and starts no more; returns how many it reached."""
         with self._lock:
             self.stop_signal = signal_number
             running = list(self._running)
         for process in running:
             with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal_number)
+                process.send_signal(signal.SIGTERM)
         return len(running)
 
     @contextlib.contextmanager
     def forwarding_stop_signals(self, report: Callable[[str], None]) -> Iterator[None]:
-        """Within the block, SIGINT and SIGTERM stop the trainers (`stop`) instead of this
-        process, which goes on until they have ended. Main thread only."""
+        """Within the block, SIGINT, SIGTERM and SIGHUP stop the trainers (`stop`) instead of
+        this process, which goes on until they have ended. Main thread only."""
 
         def forward(number, frame):
             reached = self.stop(number)
-            report(f"{signal.Signals(number).name}: {reached} trainer(s) stop after their "
-                   "iteration and no more start (the same signal again stops them at once)")
+            with contextlib.suppress(RuntimeError):  # the main thread was inside a print
+                report(f"{signal.Signals(number).name}: {reached} trainer(s) stop after "
+                       "their iteration and no more start (a second signal stops them at "
+                       "once)")
 
         previous = {number: signal.signal(number, forward) for number in STOP_SIGNALS}
         try:

@@ -143,8 +143,9 @@ def run_sweep(sweep_dir: str, members: List[SweepMember], parallel: int = 1,
     prefix, trainers = shlex.split(launcher), Trainers()
 
     def run(member: SweepMember):
-        with contextlib.suppress(StopRequested):
-            return run_member(sweep_dir, member, trainers, prefix)
+        if trainers.stop_signal is None:
+            with contextlib.suppress(StopRequested):
+                return run_member(sweep_dir, member, trainers, prefix)
 
     with trainers.forwarding_stop_signals(print), \
             ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
