@@ -75,7 +75,8 @@ class Trainers:
 
         def forward(number, frame):
             reached = self.stop(number)
-            with contextlib.suppress(RuntimeError):  # the main thread was inside a print
+            # the main thread may be inside a print, or the terminal gone (SIGHUP)
+            with contextlib.suppress(RuntimeError, OSError):
                 report(f"{signal.Signals(number).name}: {reached} trainer(s) stop after "
                        "their iteration and no more start (a second signal stops them at "
                        "once)")
