@@ -10,8 +10,9 @@ interrupted ones from their checkpoints, restarts or starts the others, `--paral
 
 Grids are onpolicy_flows/experiments/grids/<name>.json; runs live in
 logs/grids/<grid>/<member>/ and finished ones are copied to results/<grid>/<member>/. A member
-that fails is reported with its log and the others go on; the exit status is then 1. Ctrl-C
-or SIGTERM stops the trainers after their iteration, with a checkpoint, and starts no more.
+that fails is reported with its log and the others go on; the exit status is then 1. Ctrl-C,
+SIGTERM or SIGHUP stops the trainers after their iteration, with a checkpoint, and starts no
+more.
 docs/reproducing.md has the cluster set-up."""
 import argparse
 import shlex

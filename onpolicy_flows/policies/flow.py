@@ -32,8 +32,6 @@ def alternating_masks(dim: int) -> tuple:
     return first, 1.0 - first
 
 
-
-
 def coupling_net(dim: int, num_units: int, rng: np.random.Generator,
                  variance_stops_mean_gradient: bool = False) -> MLP:
     """[batch, dim] -> [batch, dim]: 2 x (Dense -> LayerNorm -> ReLU), output init +-3e-3.

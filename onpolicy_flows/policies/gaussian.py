@@ -13,7 +13,6 @@ from onpolicy_flows.policies.config import LOG_STDS
 tfd = tfp.distributions
 
 
-
 class GaussianPolicy(Policy):
     """N(mean(s), diag(exp(log_std))^2): mean from a tanh MLP whose last layer has columns of
     norm `mean_init_scale`; one state-independent log-std per action dimension, starting at

@@ -12,7 +12,6 @@ from onpolicy_flows.policies.base import Policy
 tfd = tfp.distributions
 
 
-
 class ComponentAverageLogDensity(tfd.MixtureSameFamily):
     """The mixture, sampled as such, whose log_prob is the mean over components of the
     component log-densities (the original code's GMM log-density; not a density of what is

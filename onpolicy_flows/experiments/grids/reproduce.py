@@ -320,9 +320,9 @@ class GridRunner:
         return failed
 
     def run_to_exit(self, plans: Sequence[MemberPlan]) -> None:
-        """`run`, with SIGINT and SIGTERM stopping the trainers (`Trainers`), for a command's
-        main: exits with status 128 + the signal after a stop, 1 if a member did not
-        finish."""
+        """`run`, with SIGINT, SIGTERM and SIGHUP stopping the trainers (`Trainers`), for a
+        command's main: exits with status 128 + the signal after a stop, 1 if a member did
+        not finish."""
         with self.trainers.forwarding_stop_signals(self.report):
             failed = self.run(plans)
         if self.trainers.stop_signal is not None:
@@ -336,19 +336,24 @@ class GridRunner:
     def _run_one(self, plan: MemberPlan) -> Tuple[bool, str]:
         """Claims the member and plans it again (another process may have finished or
         started it since the first plan), then runs it if there is still something to run
-        and no stop was requested."""
-        if self.trainers.stop_signal is not None:
+        and no stop was requested (checked first, to leave the member untouched, and again
+        as its trainer starts)."""
+        try:
+            if self.trainers.stop_signal is not None:
+                raise StopRequested(plan.member.name)
+            with claim(self.paths.member_dir(plan.member)) as claimed:
+                if not claimed:
+                    return True, (f"{plan.member.name}: another run.reproduce is training "
+                                  "it, left alone")
+                plan = plan_member(self.paths, plan.member, claimed_here=True)
+                if plan.action == Action.HARVEST:
+                    harvest_run(plan.run_dir, self.paths.result(plan.member))
+                if plan.action not in TO_RUN:
+                    return True, (f"{plan.member.name}: {plan.action.value} by now, not run "
+                                  "again")
+                return self._train(plan)
+        except StopRequested:
             return False, f"{plan.member.name}: not started, a stop was requested"
-        with claim(self.paths.member_dir(plan.member)) as claimed:
-            if not claimed:
-                return True, (f"{plan.member.name}: another run.reproduce is training it, "
-                              "left alone")
-            plan = plan_member(self.paths, plan.member, claimed_here=True)
-            if plan.action == Action.HARVEST:
-                harvest_run(plan.run_dir, self.paths.result(plan.member))
-            if plan.action not in TO_RUN:
-                return True, f"{plan.member.name}: {plan.action.value} by now, not run again"
-            return self._train(plan)
 
     def _train(self, plan: MemberPlan) -> Tuple[bool, str]:
         member, log = plan.member, self.paths.log_file(plan.member)
@@ -357,10 +362,7 @@ class GridRunner:
             self.report(f"{member.name}: unfinished run without a checkpoint moved to {moved}")
         self.report(f"{plan.action.value} {member.name}")
         started = time.time()
-        try:
-            status = self.trainers.run_logged(self.command(self.paths, plan, self.launcher), log)
-        except StopRequested:
-            return False, f"{member.name}: not started, a stop was requested"
+        status = self.trainers.run_logged(self.command(self.paths, plan, self.launcher), log)
         took = format_duration(time.time() - started)
         run_dirs = run_dirs_in(self.paths.member_dir(member))
         if status != 0:

@@ -136,8 +136,8 @@ def run_member(sweep_dir: str, member: SweepMember, trainers: Trainers,
 def run_sweep(sweep_dir: str, members: List[SweepMember], parallel: int = 1,
               launcher: str = "") -> List[str]:
     """Runs the unfinished members, `parallel` at a time; returns the names it launched.
-    UserError naming the failed members if any run exits with an error, or once SIGINT or
-    SIGTERM has stopped the runs (`Trainers`). Main thread only."""
+    UserError naming the failed members if any run exits with an error, or once SIGINT,
+    SIGTERM or SIGHUP has stopped the runs (`Trainers`). Main thread only."""
     save_or_check_members(sweep_dir, members)
     pending = [member for member in members if not is_member_finished(sweep_dir, member)]
     prefix, trainers = shlex.split(launcher), Trainers()
