@@ -70,6 +70,24 @@ def test_claims_no_grid_can_check_are_not_tested(grid_results):
     assert claims.check_claim(words_only, grid_results).outcome == Outcome.NOT_TESTED
 
 
+def test_an_untested_claim_is_costed_on_its_substitute_task(grid_results):
+    """60 runs of 5e6 steps at the measured hour per 2e6 steps of TRPO on Humanoid-v4."""
+    humanoid = load_grid("fig4_humanoid_mujoco")
+    reference = ReferenceResult("SimpleHumanoid", "trpo", "", 5_000_000, "paper",
+                                claim="robust", compare="flow > gaussian",
+                                checked_on=claims.RANDOM_MAX_KL, runs=60,
+                                substitute="Humanoid-v4")
+    assert claims.check_claim(reference, grid_results).note.endswith(
+        "SimpleHumanoid with random max_kl")  # nothing ran on Humanoid-v4 to measure
+    one_hour = MemberResult(humanoid.members()[0], np.zeros(100), 500.0, 3600.0, "abc")
+    grid_results["fig4_humanoid_mujoco"] = (humanoid, [one_hour])
+    verdict = claims.check_claim(reference, grid_results)
+    assert verdict.outcome == Outcome.NOT_TESTED
+    assert "the paper's 60 runs of 5e6 steps would take about 150 hours" in verdict.note
+    original = claims.check_claim(reference, grid_results, claims.ORIGINAL_VIEW)
+    assert "hours" not in original.note
+
+
 def test_variant_grids_are_compared_with_the_grid_they_vary(grid_results):
     truncation, results = grid_results["truncation"]
     checks = claims.compare_variant(truncation, results, grid_results["fig3_trpo"][1])

@@ -59,6 +59,24 @@ def test_a_quantile_figure_with_one_policy_still_unfinished(tmp_path):
     assert "![fig6_kl](results/fig6_kl.png)" in open(page_path).read()
 
 
+def test_figure_6_sets_the_papers_words_beside_its_verdict(tmp_path):
+    """Three draws a policy on Reacher-v4, the flow ahead in each: the grid's section quotes
+    the paper and gives the claim's verdict on it."""
+    root = str(tmp_path / "results")
+    members = load_grid("fig6_kl_reacher").members()
+    for policy, final in (("flow", -4.0), ("gaussian", -9.0)):
+        for member in [member for member in members if member.policy == policy][:3]:
+            write_fake_result(root, "fig6_kl_reacher", member, final)
+    page_path = str(tmp_path / "docs" / "results.md")
+    write_results_page(root, page_path, str(tmp_path / "docs" / "results"))
+    section = open(page_path).read().split("### fig6_kl_reacher")[1].split("###")[0]
+    assert "| Reacher-v4 | flow | 3 |" in section
+    assert ('The paper (Tang & Agrawal, Sec. 5.2 and Fig. 6 (30 settings, log10 max_kl in '
+            '[-3, -2])): "normalizing flows policy is generally much more robust to such '
+            'hyper-parameters, importantly to epsilon." Here: **reproduced**, fig6_kl_reacher: '
+            'flow > gaussian, P = 1.00 [1.00, 1.00], p = 0.050, runs 3 vs 3.') in section
+
+
 def test_a_task_that_contradicts_an_open_claim_is_named_among_the_disagreements(tmp_path):
     """Walker2d's flow below the Gaussian in all 3 seeds: claim 1 stays open over its six
     tasks, but the page names the task where the ordering is reversed."""

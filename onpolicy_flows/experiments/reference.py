@@ -32,6 +32,8 @@ class ReferenceResult:
     metric: Optional[str] = None
     compare: Optional[str] = None
     checked_on: Optional[str] = None
+    runs: Optional[int] = None  # the paper's runs behind a claim that no grid here runs
+    substitute: Optional[str] = None  # the task here nearest to such a claim's task
 
     @property
     def is_number(self) -> bool:

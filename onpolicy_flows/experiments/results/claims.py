@@ -223,8 +223,28 @@ def check_claim(reference: ReferenceResult, grid_results: GridResults,
         missing = (f"no grid runs {reference.algorithm} on {reference.env} with "
                    f"{reference.checked_on}")
     if not checks:
-        return ClaimVerdict(reference, [], Outcome.NOT_TESTED, missing)
+        cost = cost_on_substitute(reference, grid_results) if view == DEFAULTS_VIEW else ""
+        return ClaimVerdict(reference, [], Outcome.NOT_TESTED, missing + cost)
     return ClaimVerdict(reference, checks, combine(check.outcome for check in checks))
+
+
+def cost_on_substitute(reference: ReferenceResult, grid_results: GridResults) -> str:
+    """For a claim no grid runs, what the paper's `runs` of its budget would take on one core
+    here, run on its `substitute` task: from the median wall-clock per env step of the
+    finished runs of its algorithm on that task ("" when the reference or the runs to
+    measure are missing)."""
+    seconds_per_step = [result.wall_clock / result.member.num_timesteps
+                        for grid, results in grid_results.values()
+                        if grid.algorithm == reference.algorithm for result in results
+                        if result.member.env == reference.substitute
+                        and np.isfinite(result.wall_clock)]
+    if not (reference.runs and reference.timesteps and seconds_per_step):
+        return ""
+    hours = reference.runs * reference.timesteps * np.median(seconds_per_step) / 3600
+    return (f"; the paper's {reference.runs} runs of {reference.timesteps:.0e} steps would "
+            f"take about {hours:.0f} hours of one core here on {reference.substitute}, the "
+            f"nearest task (at the median {reference.algorithm} wall-clock per step of its "
+            f"{len(seconds_per_step)} finished run(s) there)").replace("e+0", "e")
 
 
 def compare_variant(grid: Grid, results: Sequence[MemberResult],

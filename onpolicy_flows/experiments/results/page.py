@@ -513,7 +513,10 @@ def grid_section(grid: Grid, results: Sequence[MemberResult], figure: Optional[s
     return "\n".join(lines + [final_returns_table(grid, results, references), ""])
 
 
-def max_kl_section(grid: Grid, results: Sequence[MemberResult], figure: str) -> str:
+def max_kl_section(grid: Grid, results: Sequence[MemberResult], figure: str,
+                   verdicts: Sequence[ClaimVerdict]) -> str:
+    """Figure 6 on one grid: the quantiles of its draws' final returns per policy, beside the
+    paper's words and the verdict of each claim that this grid checks."""
     rows = []
     for env, by_policy in finals_by_task_and_policy(grid, results).items():
         for policy, values in by_policy.items():
@@ -529,7 +532,11 @@ def max_kl_section(grid: Grid, results: Sequence[MemberResult], figure: str) -> 
         "claim's verdict above compares the two policies over the draws.", "",
         f"![{grid.name}]({figure})", "",
         "| task | policy | draws | min | 25% | median | 75% | max |",
-        "|---|---|---:|---:|---:|---:|---:|---:|", *rows, ""])
+        "|---|---|---:|---:|---:|---:|---:|---:|", *rows, "",
+        *(f"The paper ({verdict.reference.source}): \"{verdict.reference.quote}\" Here: "
+          f"**{check.outcome.value}**, {check_text(check)}."
+          for verdict in verdicts for check in verdict.checks if check.grid == grid.name),
+        ""])
 
 
 def kl_ball_section(results_root: str) -> str:
@@ -570,7 +577,7 @@ def write_results_page(results_root: str, page_path: str, figures_dir: str) -> L
         if results and grid.max_kl_draws:
             figure = draw_max_kl_quantiles(grid, results,
                                            os.path.join(figures_dir, grid.name))[0]
-            curve_sections.append(max_kl_section(grid, results, link(figure)))
+            curve_sections.append(max_kl_section(grid, results, link(figure), verdicts))
         else:
             if results:
                 baseline = grid_results[grid.compare_with][1] if grid.compare_with else None
