@@ -5,6 +5,7 @@ interrupted ones from their checkpoints, restarts or starts the others, `--paral
   python -m run.reproduce fig3_trpo --dry-run              # what is left, and the commands
   python -m run.reproduce fig3_trpo --seeds 3 4            # the optional seeds
   python -m run.reproduce fig3_trpo --envs Walker2d-v4      # one task first
+  python -m run.reproduce fig6_kl_reacher --draws 10        # Figure 6's first 10 draws
   python -m run.reproduce fig3_trpo --harvest-only         # copy finished runs, run nothing
   python -m run.reproduce fig3_trpo --launcher 'srun -n 1 -c 2'   # on a Slurm cluster
 
@@ -39,6 +40,9 @@ def parse_args():
                         help="only these policy labels (default: all of the grid's)")
     parser.add_argument("--envs", nargs="+", default=None,
                         help="only these of its tasks (default: all of the grid's)")
+    parser.add_argument("--draws", type=int, default=None,
+                        help="of a Figure 6 grid, only its first N max_kl draws (default: "
+                             "all)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print what is left and the commands; change nothing")
     parser.add_argument("--harvest-only", action="store_true",
@@ -57,7 +61,7 @@ def main():
     if not (args.harvest_only or args.dry_run):
         reproduce.refuse_frozen(grid)
     paths = reproduce.GridPaths(grid.name, args.logs_root, args.results_root)
-    plans = reproduce.plan_grid(paths, grid.members(args.seeds, args.policies, args.envs))
+    plans = reproduce.plan_grid(paths, grid.members(args.seeds, args.policies, args.envs, args.draws))
     rates = reproduce.seconds_per_step(args.results_root)
     print(f"grid {grid.name}: {grid.description}")
     print(reproduce.plan_report(plans, rates, args.parallel))

@@ -75,6 +75,21 @@ def test_fig6_draws_share_max_kl_and_seed_across_policies_and_are_reproducible()
     assert [m.name for m in grids.load_grid("fig6_kl").members()] == [m.name for m in members]
 
 
+def test_the_first_draws_of_figure_6_are_both_policies_of_each_draw():
+    grid = grids.load_grid("fig6_kl_reacher")
+    first = grid.members(draws=10)
+    assert first == grid.members()[:20]
+    assert len({member.max_kl for member in first}) == 10
+    assert [m.max_kl for m in first if m.policy == "flow"] == \
+        [m.max_kl for m in first if m.policy == "gaussian"]
+    assert [m.policy for m in grid.members(policies=["flow"], draws=3)] == ["flow"] * 3
+    for draws in (0, 31):
+        with pytest.raises(UserError, match="has 30 max_kl draws"):
+            grid.members(draws=draws)
+    with pytest.raises(UserError, match="no max_kl draws"):
+        grids.load_grid("fig3_trpo").members(draws=2)
+
+
 def test_unknown_grid_and_unknown_keys_are_user_errors(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="fig3_trpo"):
         grids.load_grid("fig99")

@@ -89,15 +89,28 @@ class Grid:
 
     def members(self, seeds: Optional[Sequence[int]] = None,
                 policies: Optional[Sequence[str]] = None,
-                envs: Optional[Sequence[str]] = None) -> List[GridMember]:
+                envs: Optional[Sequence[str]] = None,
+                draws: Optional[int] = None) -> List[GridMember]:
         """The members with these seeds (default: `seeds`, not the optional ones), policies
-        and tasks (default: all), seed by seed, env by env; UserError for a seed, policy or
-        task the grid does not declare."""
+        and tasks (default: all), seed by seed, env by env, and of a grid with max_kl draws
+        those of its first `draws` draws (default: all); UserError for a seed, policy, task or
+        number of draws the grid does not declare."""
         seeds = self._checked(seeds, self.seeds + self.optional_seeds, self.seeds, "seed")
         policies = self._checked(policies, self.policies, self.policies, "policy")
         envs = self._checked(envs, self.envs, self.envs, "task")
-        return [member for member in self.all_members()
+        return [member for member in self.all_members()[:self._members_of_draws(draws)]
                 if member.seed in seeds and member.policy in policies and member.env in envs]
+
+    def _members_of_draws(self, draws: Optional[int]) -> Optional[int]:
+        """How many of `all_members` the first `draws` max_kl draws make (None: all)."""
+        if draws is None:
+            return None
+        count = (self.max_kl_draws or {}).get("count", 0)
+        if not 1 <= draws <= count:
+            raise UserError(f"grid {self.name} has {count} max_kl draws; "
+                            f"{draws} cannot be chosen" if count else
+                            f"grid {self.name} has no max_kl draws to choose from")
+        return draws * len(self.envs) * len(self.policies)
 
     def all_members(self) -> List[GridMember]:
         """Every member, optional seeds included, in running order."""
