@@ -26,6 +26,19 @@ def test_probability_of_improvement():
     assert mixed.value == 5.5 / 9 and mixed.low < 0.5 < mixed.high  # the tie 1 = 1 counts half
 
 
+def test_improvement_is_rliables_statistic():
+    """The one-pass P(X > Y) equals rliable's Mann-Whitney one, ties (rounded scores) and
+    unequal run counts included, on one task and averaged over several."""
+    from rliable import metrics
+    rng = np.random.default_rng(0)
+    for runs_x, runs_y, tasks in ((3, 3, 1), (5, 2, 6), (4, 7, 3), (1, 1, 2)):
+        x = np.round(rng.normal(size=(runs_x, tasks)), 1)
+        y = np.round(rng.normal(0.3, size=(runs_y, tasks)), 1)
+        for a, b in ((x, y), (y, x), (x, x)):
+            assert statistics.improvement(a, b) == pytest.approx(
+                metrics.probability_of_improvement(a, b), abs=1e-12)
+
+
 def test_mean_band_brackets_the_mean_and_is_reproducible():
     curves = np.random.default_rng(0).normal(size=(4, 30)) + np.arange(30)
     mean, low, high = statistics.mean_band(curves)

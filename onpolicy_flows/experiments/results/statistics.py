@@ -70,8 +70,19 @@ def probability_of_improvement(better: np.ndarray, worse: np.ndarray) -> Estimat
     bootstrap interval of runs resampled independently within each task."""
     point, interval = _interval_estimates(
         [np.asarray(better, dtype=float), np.asarray(worse, dtype=float)],
-        lambda x, y: np.array([metrics.probability_of_improvement(x, y)]))
+        lambda x, y: np.array([improvement(x, y)]))
     return Estimate(float(point[0]), float(interval[0, 0]), float(interval[1, 0]))
+
+
+def improvement(better: np.ndarray, worse: np.ndarray) -> float:
+    """P(X > Y) over all pairs of a run of `better` [runs_x, tasks] and a run of `worse`
+    [runs_y, tasks] on the same task, ties half, averaged over tasks: the statistic of
+    rliable's metrics.probability_of_improvement (its Mann-Whitney U / (runs_x runs_y) per
+    task), computed in one pass over the pairs, which the bootstrap calls thousands of times
+    per check."""
+    pairs_above = better[:, None, :] > worse[None, :, :]  # [runs_x, runs_y, tasks]
+    pairs_tied = better[:, None, :] == worse[None, :, :]
+    return float(np.mean(pairs_above + 0.5 * pairs_tied))
 
 
 def permutation_p_value(better: np.ndarray, worse: np.ndarray) -> float:
