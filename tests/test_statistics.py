@@ -81,3 +81,19 @@ def test_permutation_p_value_is_the_exact_share_of_relabelings():
     five = statistics.permutation_p_value(np.arange(5, 10.0)[:, None], np.arange(5.0)[:, None])
     assert five == pytest.approx(1 / 252)
     assert statistics.permutation_p_value(np.zeros((3, 1)), np.zeros((3, 1))) == 1.0
+
+
+def test_many_runs_a_side_sample_the_relabelings_and_agree_with_the_exact_test(monkeypatch):
+    """10 v 10 on one task, overlapping: the sampled p (100,000 relabelings) is within
+    sampling error of the exact one over all 184,756; 30 v 30 (Figure 6's draws), fully
+    separated, is decided quickly at p = 1 / 100,001."""
+    rng = np.random.default_rng(5)
+    better, worse = rng.normal(0.8, 1.0, size=(10, 1)), rng.normal(0.0, 1.0, size=(10, 1))
+    sampled = statistics.permutation_p_value(better, worse)
+    monkeypatch.setattr(statistics, "MAX_EXACT_LABELINGS", 200_000)
+    exact = statistics.permutation_p_value(better, worse)
+    assert 0.001 < exact < 0.5 and abs(sampled - exact) < 4 * np.sqrt(exact / 100_000)
+    monkeypatch.setattr(statistics, "MAX_EXACT_LABELINGS", 100_000)
+    separated = statistics.permutation_p_value(np.arange(30, 60.0)[:, None],
+                                               np.arange(30.0)[:, None])
+    assert separated == pytest.approx(1 / 100_001)
