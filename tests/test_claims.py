@@ -109,7 +109,8 @@ def test_as_the_original_ran_it_pools_the_original_grids_pair_by_pair(grid_resul
         original_trpo=(original_trpo, fake_results(
             original_trpo, lambda m: 100.0 * flipped[m.policy] + m.seed)),
         original_gmm=(original_gmm, fake_results(
-            original_gmm, lambda m: 100.0 * ranks[m.policy] + m.seed)))
+            original_gmm, lambda m: 100.0 * ranks[m.policy] + m.seed)),
+        original_humanoid=(load_grid("original_humanoid"), []))  # no GMM: not Figure 3's
     reference = claim("flow > gmm-K5, gaussian")
     defaults = claims.check_claim(reference, grid_results)
     original = claims.check_claim(reference, grid_results, claims.ORIGINAL_VIEW)
@@ -143,6 +144,31 @@ def test_original_grids_pool_only_with_others_of_their_budget(grid_results):
     checks = claims.original_checks(claim("flow > gaussian", env="Ant", algorithm="acktr"),
                                     grid_results)
     assert [check.grid for check in checks] == ["original_acktr"]
+
+
+def test_the_original_view_of_figure_6_and_humanoid_claims_reads_their_original_grids():
+    """Claim 7 as the original ran it reads original_kl_reacher's draws (the flow ahead in
+    each), never fig6_kl_reacher's or the 1e6-step original grids'; claim 4 reads
+    original_humanoid alone."""
+    names = ("original_kl_reacher", "fig6_kl_reacher", "original_trpo", "original_humanoid")
+    grids = {name: load_grid(name) for name in names}
+    score = {"flow": -5.0, "gaussian": -100.0}
+    grid_results = {name: (grid, fake_results(grid, lambda m: score[m.policy] + (m.max_kl or 0),
+                                              seeds=grid.seeds))
+                    for name, grid in grids.items() if name != "original_humanoid"}
+    grid_results["original_humanoid"] = (grids["original_humanoid"], [])
+    reacher = claim("flow > gaussian", env="Reacher", checked_on=claims.RANDOM_MAX_KL)
+    verdict = claims.check_claim(reacher, grid_results, claims.ORIGINAL_VIEW)
+    assert [check.grid for check in verdict.checks] == ["original_kl_reacher"]
+    assert verdict.checks[0].runs == (30, 30) and verdict.outcome == Outcome.REPRODUCED
+    humanoid = claims.check_claim(claim("flow > gaussian", env="Humanoid"), grid_results,
+                                  claims.ORIGINAL_VIEW)
+    assert [check.grid for check in humanoid.checks] == ["original_humanoid"]
+    assert humanoid.outcome == Outcome.INCONCLUSIVE  # declared, no run yet
+    del grid_results["original_kl_reacher"]
+    untested = claims.check_claim(reacher, grid_results, claims.ORIGINAL_VIEW)
+    assert untested.outcome == Outcome.NOT_TESTED
+    assert untested.note == "no --original grid runs trpo on Reacher with random max_kl"
 
 
 def test_substituted_checks_take_the_gaussian_from_the_variant_grid(grid_results):

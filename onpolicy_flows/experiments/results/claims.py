@@ -150,13 +150,13 @@ def is_original(grid: Grid) -> bool:
 
 def original_checks(reference: ReferenceResult, grid_results: GridResults) -> List[Check]:
     """The claim's checks on the pooled runs of the `--original` grids of its algorithm with
-    the same budget: each pair of policies on the claim's tasks where those grids declare
-    both."""
-    if reference.checked_on != DEFAULT_SETTINGS:
-        return []
+    the same budget (and max_kl draws where the claim is Figure 6's), where those grids
+    declare every policy the claim names (so Figure 3's claim is not checked on the Humanoid
+    grid, which has no GMM): each pair of policies on the claim's tasks where both run."""
+    wants_draws = reference.checked_on == RANDOM_MAX_KL
     grids = [(grid, results) for grid, results in grid_results.values()
              if is_original(grid) and grid.algorithm == reference.algorithm
-             and not grid.max_kl_draws]
+             and bool(grid.max_kl_draws) == wants_draws]
     budgets = sorted({grid.num_timesteps for grid, _ in grids})
     return [check for budget in budgets for check in _pooled_checks(
         reference, sorted(((grid, results) for grid, results in grids
@@ -169,9 +169,11 @@ def _pooled_checks(reference: ReferenceResult, grids) -> List[Check]:
     pooled = [result for _, results in grids for result in results]
     declared = {(env, policy) for grid, _ in grids for env in grid.envs
                 for policy in grid.policies}
+    kind, pairs = parse_compare(reference.compare)
+    if not {policy for pair in pairs for policy in pair} <= {policy for _, policy in declared}:
+        return []
     widest_first = sorted(grids, key=lambda item: -len(item[0].envs))  # its order of tasks
     envs = list(dict.fromkeys(env for grid, _ in widest_first for env in grid.envs))
-    kind, pairs = parse_compare(reference.compare)
     checks = []
     for better, worse in pairs:
         tasks = [env for env in envs
@@ -214,7 +216,8 @@ def check_claim(reference: ReferenceResult, grid_results: GridResults,
                             "no grid is declared for this claim")
     if view == ORIGINAL_VIEW:
         checks = original_checks(reference, grid_results)
-        missing = f"no --original grid runs {reference.algorithm} on {reference.env}"
+        missing = f"no --original grid runs {reference.algorithm} on {reference.env}" + (
+            " with random max_kl" if reference.checked_on == RANDOM_MAX_KL else "")
     else:
         kind, pairs = parse_compare(reference.compare)
         checks = [check_pair(grid.name, tasks, results, kind, better, worse)
