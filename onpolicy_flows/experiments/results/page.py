@@ -494,10 +494,23 @@ def skipped_text(group: Sequence[MemberResult]) -> str:
     return f"{100 * np.mean(fractions):.0f}%" if fractions else "-"
 
 
+def budget_text(grid: Grid, verdicts: Sequence[ClaimVerdict]) -> str:
+    """The grid's budget per run, and the paper's for the claims the grid checks (in either
+    view) where it differs or is not stated."""
+    budgets = {verdict.reference.timesteps for verdict in verdicts
+               for check in verdict.checks if grid.name in check.grid.split(" + ")}
+    text = f"{grid.algorithm.upper()}, {steps_text(grid.num_timesteps)} steps per run"
+    stated = sorted(budget for budget in budgets if budget)
+    if stated == [grid.num_timesteps]:
+        return text + ", the paper's budget."
+    if stated:
+        return text + f"; the paper ran {' and '.join(map(steps_text, stated))} steps."
+    return text + ("; the paper does not state its budget." if budgets else ".")
+
+
 def grid_section(grid: Grid, results: Sequence[MemberResult], figure: Optional[str],
-                 references: List[ReferenceResult]) -> str:
-    lines = [f"### {grid.name}", "", f"{grid.description} {grid.algorithm.upper()}, "
-             f"{steps_text(grid.num_timesteps)} steps per run.", ""]
+                 references: List[ReferenceResult], verdicts: Sequence[ClaimVerdict]) -> str:
+    lines = [f"### {grid.name}", "", f"{grid.description} {budget_text(grid, verdicts)}", ""]
     if not results:
         return "\n".join(lines + ["No finished run yet.", ""])
     if figure:
@@ -528,8 +541,9 @@ def max_kl_section(grid: Grid, results: Sequence[MemberResult], figure: str,
     span = f"{max_kls[0]:.4f} to {max_kls[-1]:.4f}" if max_kls else "-"
     return "\n".join([
         f"### {grid.name}: sensitivity to max_kl (Figure 6)", "",
-        f"{grid.description} Finished draws span max_kl {span}; each draw is one run, and the "
-        "claim's verdict above compares the two policies over the draws.", "",
+        f"{grid.description} {budget_text(grid, verdicts)} Finished draws span max_kl "
+        f"{span}; each draw is one run, and the claim's verdict above compares the two "
+        "policies over the draws.", "",
         f"![{grid.name}]({figure})", "",
         "| task | policy | draws | min | 25% | median | 75% | max |",
         "|---|---|---:|---:|---:|---:|---:|---:|", *rows, "",
@@ -570,6 +584,7 @@ def write_results_page(results_root: str, page_path: str, figures_dir: str) -> L
     verdicts = [check_claim(reference, grid_results) for reference in claimed]
     original_verdicts = [check_claim(reference, grid_results, ORIGINAL_VIEW)
                          for reference in claimed]
+    both_views = [*verdicts, *original_verdicts]
     written, curve_sections = [], []
     link = lambda path: os.path.relpath(path, os.path.dirname(page_path))  # noqa: E731
     for grid, results in ordered(grid_results):
@@ -577,14 +592,14 @@ def write_results_page(results_root: str, page_path: str, figures_dir: str) -> L
         if results and grid.max_kl_draws:
             figure = draw_max_kl_quantiles(grid, results,
                                            os.path.join(figures_dir, grid.name))[0]
-            curve_sections.append(max_kl_section(grid, results, link(figure), verdicts))
+            curve_sections.append(max_kl_section(grid, results, link(figure), both_views))
         else:
             if results:
                 baseline = grid_results[grid.compare_with][1] if grid.compare_with else None
                 figure = draw_grid_curves(grid, results, os.path.join(figures_dir, grid.name),
                                           references, baseline)[0]
             curve_sections.append(grid_section(grid, results, figure and link(figure),
-                                               references))
+                                               references, both_views))
         written += [figure] if figure else []
     entropy_text, entropy_figures = entropy_section(grid_results, results_root, figures_dir,
                                                     link)
