@@ -40,7 +40,7 @@ def parse_args():
                         help="only these policy labels (default: all of the grid's)")
     parser.add_argument("--envs", nargs="+", default=None,
                         help="only these of its tasks (default: all of the grid's)")
-    parser.add_argument("--draws", type=int, default=None,
+    parser.add_argument("--draws", type=int, default=None, metavar="N",
                         help="of a Figure 6 grid, only its first N max_kl draws (default: "
                              "all)")
     parser.add_argument("--dry-run", action="store_true",
@@ -61,7 +61,8 @@ def main():
     if not (args.harvest_only or args.dry_run):
         reproduce.refuse_frozen(grid)
     paths = reproduce.GridPaths(grid.name, args.logs_root, args.results_root)
-    plans = reproduce.plan_grid(paths, grid.members(args.seeds, args.policies, args.envs, args.draws))
+    members = grid.members(args.seeds, args.policies, args.envs, args.draws)
+    plans = reproduce.plan_grid(paths, members)
     rates = reproduce.seconds_per_step(args.results_root)
     print(f"grid {grid.name}: {grid.description}")
     print(reproduce.plan_report(plans, rates, args.parallel))

@@ -84,10 +84,21 @@ def test_the_first_draws_of_figure_6_are_both_policies_of_each_draw():
         [m.max_kl for m in first if m.policy == "gaussian"]
     assert [m.policy for m in grid.members(policies=["flow"], draws=3)] == ["flow"] * 3
     for draws in (0, 31):
-        with pytest.raises(UserError, match="has 30 max_kl draws"):
+        with pytest.raises(UserError, match="has 30 max_kl draws: choose 1 to 30"):
             grid.members(draws=draws)
     with pytest.raises(UserError, match="no max_kl draws"):
         grids.load_grid("fig3_trpo").members(draws=2)
+
+
+def test_a_variant_of_a_figure_6_grid_runs_the_same_draws():
+    """original_kl_reacher (and any other variant with max_kl draws) is compared draw by
+    draw with the grid it varies: same max_kl, seed and policies, in the same order."""
+    variants = [grid for grid in grids.load_all_grids().values()
+                if grid.max_kl_draws and grid.compare_with]
+    assert "original_kl_reacher" in [grid.name for grid in variants]
+    for grid in variants:
+        draws = lambda g: [(m.env, m.policy, m.seed, m.max_kl) for m in g.all_members()]  # noqa
+        assert draws(grid) == draws(grids.load_grid(grid.compare_with))
 
 
 def test_unknown_grid_and_unknown_keys_are_user_errors(tmp_path, monkeypatch):

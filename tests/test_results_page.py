@@ -72,11 +72,14 @@ def test_figure_6_sets_the_papers_words_beside_its_verdict(tmp_path):
     section = open(page_path).read().split("### fig6_kl_reacher")[1].split("###")[0]
     assert "| Reacher-v4 | flow | 3 |" in section
     assert "TRPO, 1e6 steps per run, the paper's budget." in section
+    assert "TRPO, 1e6 steps per run; the paper does not state its budget." in \
+        open(page_path).read().split("### fig3_trpo")[1]
     assert "TRPO, 2e6 steps per run; the paper ran 1e7 steps." in \
         open(page_path).read().split("### fig4_humanoid")[1]
     assert ('The paper (Tang & Agrawal, Sec. 5.2 and Fig. 6 (30 settings, log10 max_kl in '
             '[-3, -2])): "normalizing flows policy is generally much more robust to such '
-            'hyper-parameters, importantly to epsilon." Here: **reproduced**, fig6_kl_reacher: '
+            'hyper-parameters, importantly to epsilon." This grid\'s check: **reproduced**, '
+            'fig6_kl_reacher: '
             'flow > gaussian, P = 1.00 [1.00, 1.00], p = 0.050, runs 3 vs 3.') in section
 
 

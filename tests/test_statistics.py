@@ -26,7 +26,7 @@ def test_probability_of_improvement():
     assert mixed.value == 5.5 / 9 and mixed.low < 0.5 < mixed.high  # the tie 1 = 1 counts half
 
 
-def test_improvement_is_rliables_statistic():
+def test_share_of_pairs_above_is_rliables_statistic():
     """The one-pass P(X > Y) equals rliable's Mann-Whitney one, ties (rounded scores) and
     unequal run counts included, on one task and averaged over several."""
     from rliable import metrics
@@ -35,7 +35,7 @@ def test_improvement_is_rliables_statistic():
         x = np.round(rng.normal(size=(runs_x, tasks)), 1)
         y = np.round(rng.normal(0.3, size=(runs_y, tasks)), 1)
         for a, b in ((x, y), (y, x), (x, x)):
-            assert statistics.improvement(a, b) == pytest.approx(
+            assert statistics.share_of_pairs_above(a, b) == pytest.approx(
                 metrics.probability_of_improvement(a, b), abs=1e-12)
 
 

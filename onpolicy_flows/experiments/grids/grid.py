@@ -106,10 +106,10 @@ class Grid:
         if draws is None:
             return None
         count = (self.max_kl_draws or {}).get("count", 0)
+        if not count:
+            raise UserError(f"grid {self.name} has no max_kl draws to choose from")
         if not 1 <= draws <= count:
-            raise UserError(f"grid {self.name} has {count} max_kl draws; "
-                            f"{draws} cannot be chosen" if count else
-                            f"grid {self.name} has no max_kl draws to choose from")
+            raise UserError(f"grid {self.name} has {count} max_kl draws: choose 1 to {count}")
         return draws * len(self.envs) * len(self.policies)
 
     def all_members(self) -> List[GridMember]:

@@ -13,8 +13,9 @@ tasks, with the per-task checks behind it kept in `Check.per_task`.
 
 Each claim is decided twice: with the port's defaults (the grids above), and as the original
 code ran it (ORIGINAL_VIEW): on the runs of the grids whose flags include `--original`
-(`is_original`), pooled per algorithm and budget, each pair of policies on the claim's tasks
-where both are declared.
+(`is_original`), pooled per algorithm and budget (Figure 6's claims on the --original grids
+with max_kl draws, the others on those without), where the pool declares every policy the
+claim names; each pair of policies on the claim's tasks where both are declared.
 """
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -23,7 +24,8 @@ import numpy as np
 
 from onpolicy_flows.experiments.grids.grid import Grid
 from onpolicy_flows.experiments.reference import ReferenceResult, task_name
-from onpolicy_flows.experiments.results.harvested import MemberResult
+from onpolicy_flows.experiments.results.costs import cost_on_substitute
+from onpolicy_flows.experiments.results.harvested import GridResults, MemberResult
 from onpolicy_flows.experiments.results.verdicts import (
     INSENSITIVE,
     NO_BIG_GAIN,
@@ -64,9 +66,6 @@ class ClaimVerdict:
     checks: List[Check]
     outcome: Outcome
     note: str = ""
-
-
-GridResults = Dict[str, Tuple[Grid, List[MemberResult]]]  # grid name -> (grid, its results)
 
 
 def parse_compare(text: str) -> Tuple[str, List[Tuple[str, str]]]:
@@ -226,28 +225,12 @@ def check_claim(reference: ReferenceResult, grid_results: GridResults,
         missing = (f"no grid runs {reference.algorithm} on {reference.env} with "
                    f"{reference.checked_on}")
     if not checks:
-        cost = cost_on_substitute(reference, grid_results) if view == DEFAULTS_VIEW else ""
+        policies = sorted({policy for pair in parse_compare(reference.compare)[1]
+                           for policy in pair})
+        cost = cost_on_substitute(reference, policies, grid_results) \
+            if view == DEFAULTS_VIEW else ""
         return ClaimVerdict(reference, [], Outcome.NOT_TESTED, missing + cost)
     return ClaimVerdict(reference, checks, combine(check.outcome for check in checks))
-
-
-def cost_on_substitute(reference: ReferenceResult, grid_results: GridResults) -> str:
-    """For a claim no grid runs, what the paper's `runs` of its budget would take on one core
-    here, run on its `substitute` task: from the median wall-clock per env step of the
-    finished runs of its algorithm on that task ("" when the reference or the runs to
-    measure are missing)."""
-    seconds_per_step = [result.wall_clock / result.member.num_timesteps
-                        for grid, results in grid_results.values()
-                        if grid.algorithm == reference.algorithm for result in results
-                        if result.member.env == reference.substitute
-                        and np.isfinite(result.wall_clock)]
-    if not (reference.runs and reference.timesteps and seconds_per_step):
-        return ""
-    hours = reference.runs * reference.timesteps * np.median(seconds_per_step) / 3600
-    return (f"; the paper's {reference.runs} runs of {reference.timesteps:.0e} steps would "
-            f"take about {hours:.0f} hours of one core here on {reference.substitute}, the "
-            f"nearest task (at the median {reference.algorithm} wall-clock per step of its "
-            f"{len(seconds_per_step)} finished run(s) there)").replace("e+0", "e")
 
 
 def compare_variant(grid: Grid, results: Sequence[MemberResult],

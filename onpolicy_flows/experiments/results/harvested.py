@@ -4,7 +4,7 @@ metric of `episodes`, its wall-clock, the share of its TRPO iterations that took
 step and the commit that ran it."""
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable, Dict, Hashable, List, Optional, Sequence
+from typing import Callable, Dict, Hashable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -37,6 +37,9 @@ class MemberResult:
     skipped_steps: Optional[float] = None
     final_length: float = float("nan")
     env_steps: float = float("nan")
+
+
+GridResults = Dict[str, Tuple[Grid, List[MemberResult]]]  # grid name -> (grid, its results)
 
 
 def load_member_result(path: str, member: GridMember) -> MemberResult:

@@ -23,12 +23,12 @@ from onpolicy_flows.experiments.results.claims import (
     ORIGINAL_VIEW,
     Check,
     ClaimVerdict,
-    GridResults,
     check_claim,
     compare_variant,
     substituted_checks,
 )
 from onpolicy_flows.experiments.results.harvested import (
+    GridResults,
     MemberResult,
     by_task_and_policy,
     finals,
@@ -66,8 +66,9 @@ ORIGINAL_VIEW_NOTE = ("the Gaussian TRPO's std fixed at 1, the original's GMM lo
                       "LayerNorm second derivatives, dropped batches, time limits as "
                       "terminations, the original's timestep counts and ACKTR's weight-decay "
                       "damping and 2500-step flow batch; docs/divergences.md. Its grids' runs "
-                      "are pooled per algorithm, each pair of policies checked on the tasks "
-                      "where both run")
+                      "are pooled per algorithm and budget, Figure 6's draws apart; a claim is "
+                      "checked on a pool that runs every policy it names, each pair of "
+                      "policies on the tasks where both run")
 VARIANT_READINGS = {Outcome.REPRODUCED: "variant ends higher",
                     Outcome.NOT_REPRODUCED: "variant ends lower",
                     Outcome.INCONCLUSIVE: "no clear difference"}
@@ -494,11 +495,17 @@ def skipped_text(group: Sequence[MemberResult]) -> str:
     return f"{100 * np.mean(fractions):.0f}%" if fractions else "-"
 
 
+def checks_on(grid: Grid, verdicts: Sequence[ClaimVerdict]
+              ) -> List[Tuple[ClaimVerdict, Check]]:
+    """(claim verdict, check) for every check that reads `grid`'s runs (alone or pooled)."""
+    return [(verdict, check) for verdict in verdicts for check in verdict.checks
+            if grid.name in check.grid.split(" + ")]
+
+
 def budget_text(grid: Grid, verdicts: Sequence[ClaimVerdict]) -> str:
     """The grid's budget per run, and the paper's for the claims the grid checks (in either
     view) where it differs or is not stated."""
-    budgets = {verdict.reference.timesteps for verdict in verdicts
-               for check in verdict.checks if grid.name in check.grid.split(" + ")}
+    budgets = {verdict.reference.timesteps for verdict, _ in checks_on(grid, verdicts)}
     text = f"{grid.algorithm.upper()}, {steps_text(grid.num_timesteps)} steps per run"
     stated = sorted(budget for budget in budgets if budget)
     if stated == [grid.num_timesteps]:
@@ -529,7 +536,8 @@ def grid_section(grid: Grid, results: Sequence[MemberResult], figure: Optional[s
 def max_kl_section(grid: Grid, results: Sequence[MemberResult], figure: str,
                    verdicts: Sequence[ClaimVerdict]) -> str:
     """Figure 6 on one grid: the quantiles of its draws' final returns per policy, beside the
-    paper's words and the verdict of each claim that this grid checks."""
+    paper's words and the outcome of each check that reads this grid (a claim checked on
+    several grids combines them in the claims table)."""
     rows = []
     for env, by_policy in finals_by_task_and_policy(grid, results).items():
         for policy, values in by_policy.items():
@@ -547,9 +555,9 @@ def max_kl_section(grid: Grid, results: Sequence[MemberResult], figure: str,
         f"![{grid.name}]({figure})", "",
         "| task | policy | draws | min | 25% | median | 75% | max |",
         "|---|---|---:|---:|---:|---:|---:|---:|", *rows, "",
-        *(f"The paper ({verdict.reference.source}): \"{verdict.reference.quote}\" Here: "
-          f"**{check.outcome.value}**, {check_text(check)}."
-          for verdict in verdicts for check in verdict.checks if check.grid == grid.name),
+        *(f"The paper ({verdict.reference.source}): \"{verdict.reference.quote}\" This "
+          f"grid's check: **{check.outcome.value}**, {check_text(check)}."
+          for verdict, check in checks_on(grid, verdicts)),
         ""])
 
 

@@ -14,12 +14,8 @@ import numpy as np
 from onpolicy_flows.envs.factory import make_env, space_dims
 from onpolicy_flows.experiments.grids.grid import Grid
 from onpolicy_flows.experiments.grids.harvest import result_dir
-from onpolicy_flows.experiments.results.claims import (
-    GridResults,
-    is_original,
-    score_matrix,
-)
-from onpolicy_flows.experiments.results.harvested import MemberResult
+from onpolicy_flows.experiments.results.claims import is_original, score_matrix
+from onpolicy_flows.experiments.results.harvested import GridResults, MemberResult
 from onpolicy_flows.experiments.results.verdicts import (
     MIN_RUNS,
     ORDERING,
