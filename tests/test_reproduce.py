@@ -261,3 +261,20 @@ def test_run_reproduce_starts_without_tensorflow(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "trpo-Hopper-v4-flow-seed0" in done.stdout
     assert done.stdout.rstrip().endswith("tensorflow imported: False"), done.stdout[-500:]
+
+
+def test_a_dry_run_of_figure_6s_first_draws_lists_both_policies_of_each(tmp_path):
+    """--draws 2 reaches the grid: two draws, each with the Gaussian and the flow; a grid
+    without draws is refused in one line."""
+    command = [sys.executable, "-m", "run.reproduce", "--logs-root", str(tmp_path / "logs"),
+               "--results-root", str(tmp_path / "results"), "--dry-run", "--draws", "2"]
+    done = subprocess.run(command + ["fig6_kl_reacher"], capture_output=True, text=True,
+                          timeout=300, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "4 members: 4 start" in done.stdout
+    first_two = [member.name for member in load_grid("fig6_kl_reacher").members()[:4]]
+    assert all(f"start    {name}" in done.stdout for name in first_two)
+    refused = subprocess.run(command + ["fig3_trpo"], capture_output=True, text=True,
+                             timeout=300, cwd=REPO_ROOT)
+    assert refused.returncode != 0
+    assert refused.stderr.strip() == "error: grid fig3_trpo has no max_kl draws to choose from"
