@@ -1,4 +1,5 @@
 """Every grid file loads and expands into the members the figures and the live runs expect."""
+import json
 import os
 
 import numpy as np
@@ -129,3 +130,26 @@ def test_flow_size_labels_name_their_flags_and_come_back_from_config_json():
     assert arguments[:6] == ["--env", "Reacher-v4", "--policy", "flow", "--num-layers", "2"]
     with pytest.raises(UserError, match="flow-K<n>"):
         grids.policy_flags("flow-X3")
+
+
+def test_a_reused_policy_names_the_grid_that_runs_the_same_commands(tmp_path, monkeypatch):
+    """fig7's default flow is fig3_trpo's (same names and flags); a grid that reuses a member
+    another grid runs with other flags, or a policy it does not declare, is refused."""
+    fig7 = grids.load_grid("fig7_flow_ablation")
+    copied = [member for member in fig7.all_members() if member.copied_from]
+    assert {member.policy for member in copied} == {"flow"} and len(copied) == 10
+    fig3 = {member.name: member for member in grids.load_grid("fig3_trpo").all_members()}
+    assert all(fig3[member.name].flags == member.flags for member in copied)
+    monkeypatch.setattr(grids, "GRIDS_DIR", str(tmp_path))
+    base = dict(description="", algorithm="trpo", envs=["Hopper-v4"], policies=["flow"],
+                seeds=[0], num_timesteps=1000)
+    (tmp_path / "base.json").write_text(json.dumps(base))
+    (tmp_path / "same.json").write_text(json.dumps(dict(base, reuse={"flow": "base"})))
+    assert grids.load_grid("same").members()[0].copied_from == "base"
+    (tmp_path / "longer.json").write_text(json.dumps(
+        dict(base, num_timesteps=2000, reuse={"flow": "base"})))
+    with pytest.raises(UserError, match="does not run it with the same flags"):
+        grids.load_grid("longer")
+    (tmp_path / "undeclared.json").write_text(json.dumps(dict(base, reuse={"gaussian": "base"})))
+    with pytest.raises(UserError, match="reuses policy gaussian, which it does not declare"):
+        grids.load_grid("undeclared")

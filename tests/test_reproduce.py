@@ -62,6 +62,27 @@ def test_each_state_of_a_member_gets_its_action(setting):
     assert reproduce.plan_member(paths, members[2]).action == Action.BUSY
 
 
+def test_a_reused_member_is_copied_from_the_grid_that_harvested_it(tmp_path):
+    """fig7's default flow: copied from fig3_trpo's result when there is one (then done),
+    trained here when there is none."""
+    grid = load_grid("fig7_flow_ablation")
+    paths = reproduce.GridPaths(grid.name, str(tmp_path / "logs"), str(tmp_path / "results"))
+    member = next(member for member in grid.members() if member.copied_from)
+    assert reproduce.plan_member(paths, member).action == Action.START
+    source = reproduce.GridPaths("fig3_trpo", paths.logs_root, paths.results_root)
+    write_fake_run(source.result(member), member_config(member.flags),
+                   [member.num_timesteps], [[(1.0, 10)]])
+    plan = reproduce.plan_member(paths, member)
+    assert (plan.action, plan.run_dir) == (Action.COPY, source.result(member))
+    assert f"copy     {member.name}  (grid fig3_trpo runs" in reproduce.plan_report(
+        [plan], {}, 1)
+    reports = []
+    reproduce.harvest_finished(paths, [plan], reports.append)
+    assert sorted(os.listdir(paths.result(member))) == sorted(os.listdir(source.result(member)))
+    assert reports == [f"copied {member.name} from grid fig3_trpo -> {paths.result(member)}"]
+    assert reproduce.plan_member(paths, member).action == Action.DONE
+
+
 def test_a_harvested_member_is_done_and_a_longer_budget_reopens_it(setting):
     grid, paths = setting
     member = grid.members()[0]
@@ -111,6 +132,11 @@ def test_estimates_come_from_finished_results_else_the_default(setting, tmp_path
     assert reproduce.estimated_seconds(plan, {}) == pytest.approx(0.75 * default)
     report = reproduce.plan_report([plan], rates, parallel=2)
     assert "1 resume" in report and "25m00s of training, about 12m30s at --parallel 2" in report
+    wider = next(member for member in load_grid("fig7_flow_ablation").members()
+                 if member.policy == "flow-l7")
+    wider_rates = {("trpo", wider.env, "flow"): 2e-3}  # only the default flow has run there
+    assert reproduce.estimated_seconds(reproduce.MemberPlan(wider, Action.START, None, 0),
+                                       wider_rates) == pytest.approx(2000.0)
 
 
 def test_runner_harvests_finished_members_moves_stale_runs_and_reports_failures(

@@ -19,6 +19,9 @@ A grid file holds:
                   run.reproduce only harvests them, never runs them
   original_code   (optional) true: its runs are the ORIGINAL code's own (frozen; made by
                   parity/run_original_grid.py), set beside the port's on the results page
+  reuse           (optional) {policy label: grid}: that grid runs the same members (same
+                  name and flags, so the same command) for this policy; run.reproduce copies
+                  their harvested runs instead of training them again
 
 A grid expands into members named `{algorithm}-{env}-{policy}-seed{seed}` (Figure 6's add
 `-maxkl{max_kl:.6f}`); a member's runs live in logs/grids/<grid>/<member>/ and its harvested
@@ -49,6 +52,7 @@ class GridMember:
     algorithm: str
     policy: str
     flags: Dict[str, object]
+    copied_from: Optional[str] = None  # the grid whose harvested run of it is copied
 
     @property
     def env(self) -> str:
@@ -86,6 +90,7 @@ class Grid:
     variant: Optional[str] = None
     frozen: bool = False
     original_code: bool = False
+    reuse: Dict[str, str] = field(default_factory=dict)
 
     def members(self, seeds: Optional[Sequence[int]] = None,
                 policies: Optional[Sequence[str]] = None,
@@ -135,7 +140,23 @@ class Grid:
         name = f"{self.algorithm}-{env}-{policy}-seed{seed}"
         if "max_kl" in extra:
             name += f"-maxkl{extra['max_kl']:.6f}"
-        return GridMember(name, self.algorithm, policy, flags)
+        return GridMember(name, self.algorithm, policy, flags, self.reuse.get(policy))
+
+    def check_reuse(self) -> None:
+        """UserError unless every member of a policy in `reuse` is a member, with the same
+        name, algorithm and flags, of the grid it names."""
+        for policy, source_name in self.reuse.items():
+            if policy not in self.policies:
+                raise UserError(f"grid {self.name} reuses policy {policy}, which it does not "
+                                "declare")
+            source = {member.name: member for member in load_grid(source_name).all_members()}
+            for member in self.all_members():
+                twin = source.get(member.name)
+                if member.policy == policy and (
+                        twin is None or (twin.algorithm, twin.flags) !=
+                        (member.algorithm, member.flags)):
+                    raise UserError(f"grid {self.name} reuses {member.name} from grid "
+                                    f"{source_name}, which does not run it with the same flags")
 
     def _checked(self, chosen, allowed, default, what: str) -> list:
         if chosen is None:
@@ -188,6 +209,7 @@ def load_grid(name: str) -> Grid:
         raise UserError(f"{path}: {error}") from None
     for policy in grid.policies:
         policy_flags(policy)
+    grid.check_reuse()
     return grid
 
 

@@ -15,6 +15,8 @@ ends), plans it again once claimed, and leaves alone the members others hold.
 
 The decision for one member, in this order:
   done       results/GRID/NAME holds a harvested run that reached the member's budget
+  copy       the grid reuses this member from another grid (`reuse`), which has harvested
+             it: that result is copied to results/GRID/NAME (else it trains here)
   claimed    another run.reproduce holds its claim: it is training it; left alone
   harvest    its live run reached the budget: harvested now
   busy       its live run wrote a file in the last ACTIVE_SECONDS: another process (or an
@@ -41,6 +43,7 @@ from onpolicy_flows.common.durations import format_duration
 from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.experiments.grids.grid import Grid, GridMember
 from onpolicy_flows.experiments.grids.harvest import (
+    copy_result,
     harvest_run,
     is_harvested,
     result_dir,
@@ -76,6 +79,7 @@ RateKey = Tuple[str, str, str]  # (algorithm, env, policy label)
 
 class Action(enum.Enum):
     DONE = "done"
+    COPY = "copy"
     CLAIMED = "claimed"
     HARVEST = "harvest"
     BUSY = "busy"
@@ -110,8 +114,8 @@ class GridPaths:
 
 @dataclass(frozen=True)
 class MemberPlan:
-    """What to do with `member`; `run_dir` is its live run directory (None if it has none),
-    `timesteps_done` the env steps that run logged."""
+    """What to do with `member`; `run_dir` is its live run directory (None if it has none;
+    for a copy, the other grid's result), `timesteps_done` the env steps that run logged."""
     member: GridMember
     action: Action
     run_dir: Optional[str]
@@ -129,6 +133,10 @@ def plan_member(paths: GridPaths, member: GridMember, now: Optional[float] = Non
     holds its claim); UserError if its member directory holds several run directories."""
     if is_harvested(paths.result(member), member.num_timesteps):
         return MemberPlan(member, Action.DONE, None, member.num_timesteps)
+    if member.copied_from:
+        source = result_dir(paths.results_root, member.copied_from, member.name)
+        if is_harvested(source, member.num_timesteps):
+            return MemberPlan(member, Action.COPY, source, member.num_timesteps)
     if not claimed_here and is_claimed(paths.member_dir(member)):
         return MemberPlan(member, Action.CLAIMED, None, 0.0)
     run_dirs = run_dirs_in(paths.member_dir(member))
@@ -224,10 +232,14 @@ def seconds_per_step(results_root: str) -> Dict[RateKey, float]:
 
 
 def estimated_seconds(plan: MemberPlan, rates: Dict[RateKey, float]) -> float:
-    """Wall-clock seconds the member still needs, from `rates` or the algorithm's default."""
+    """Wall-clock seconds the member still needs, from `rates` of its policy label, else of
+    its policy class (a flow of another size at the default flow's rate), else the
+    algorithm's default."""
     member = plan.member
     default = DEFAULT_SECONDS_PER_MILLION_STEPS.get(member.algorithm, 2000.0) / 1e6
-    return plan.steps_left * rates.get((member.algorithm, member.env, member.policy), default)
+    rate = rates.get((member.algorithm, member.env, member.policy),
+                     rates.get((member.algorithm, member.env, member.flags["policy"]), default))
+    return plan.steps_left * rate
 
 
 def plan_report(plans: Sequence[MemberPlan], rates: Dict[RateKey, float], parallel: int
@@ -244,6 +256,9 @@ def plan_report(plans: Sequence[MemberPlan], rates: Dict[RateKey, float], parall
         elif plan.action == Action.BUSY:
             lines.append(f"  busy     {plan.member.name}  (its run wrote a file in the last "
                          f"{ACTIVE_SECONDS // 60} min; left alone: {plan.run_dir})")
+        elif plan.action == Action.COPY:
+            lines.append(f"  copy     {plan.member.name}  (grid {plan.member.copied_from} "
+                         "runs the same member and has harvested it)")
         elif plan.action == Action.CLAIMED:
             lines.append(f"  claimed  {plan.member.name}  (another run.reproduce is training "
                          "it; left alone)")
@@ -251,18 +266,23 @@ def plan_report(plans: Sequence[MemberPlan], rates: Dict[RateKey, float], parall
     if total:
         lines.append(f"estimated {format_duration(total)} of training, about "
                      f"{format_duration(total / parallel)} at --parallel {parallel} (from the "
-                     "wall-clock of finished runs of the same algorithm, task and policy in "
-                     "results/, else a default per algorithm)")
+                     "wall-clock of finished runs of the same algorithm, task and policy (or "
+                     "policy class) in results/, else a default per algorithm)")
     return "\n".join(lines)
 
 
 def harvest_finished(paths: GridPaths, plans: Sequence[MemberPlan],
                      report: Callable[[str], None]) -> None:
-    """Harvests every member whose live run has finished."""
+    """Harvests every member whose live run has finished, and copies the results of those
+    another grid has harvested."""
     for plan in plans:
         if plan.action == Action.HARVEST:
             harvest_run(plan.run_dir, paths.result(plan.member))
             report(f"harvested {plan.member.name} -> {paths.result(plan.member)}")
+        elif plan.action == Action.COPY:
+            copy_result(plan.run_dir, paths.result(plan.member))
+            report(f"copied {plan.member.name} from grid {plan.member.copied_from} -> "
+                   f"{paths.result(plan.member)}")
 
 
 def check_trainers_exist(plans: Sequence[MemberPlan]) -> None:
