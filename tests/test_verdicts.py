@@ -86,6 +86,18 @@ def test_runs_to_decide_follow_noethers_sample_size():
     assert runs_to_decide(0.5) is None and runs_to_decide(0.55) is None
 
 
+def test_runs_to_decide_a_closeness_claim_count_the_distance_to_its_own_bounds():
+    """P = 0.5 decides "no big gain" (upper end below 0.71, d = 0.21: 24 a side) and
+    insensitivity (inside (0.29, 0.71), the same) though no ordering; P = 0.1 decides "no
+    big gain" at the rule's minimum (d = 0.61) and insensitivity by the ordering (d = 0.4);
+    P = 0.69 leaves insensitivity its ordering distance (0.19 > 0.02)."""
+    assert runs_to_decide(0.5, kind=NO_BIG_GAIN) == 24
+    assert runs_to_decide(0.5, kind=INSENSITIVE) == 24
+    assert runs_to_decide(0.1, kind=NO_BIG_GAIN) == 3
+    assert runs_to_decide(0.1, kind=INSENSITIVE) == runs_to_decide(0.1) == 7
+    assert runs_to_decide(0.69, kind=INSENSITIVE) == runs_to_decide(0.69) == 29
+
+
 def test_insensitivity_rule_needs_no_large_effect_either_way():
     assert outcome(INSENSITIVE, _evidence(0.5, 0.35, 0.65)) == Outcome.REPRODUCED
     assert outcome(INSENSITIVE, _evidence(0.4, 0.2, 0.6)) == Outcome.INCONCLUSIVE  # 0.2 < 0.29

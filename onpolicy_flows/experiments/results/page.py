@@ -51,6 +51,7 @@ from onpolicy_flows.experiments.results.parity import (
 from onpolicy_flows.experiments.results.statistics import Estimate, final_estimates
 from onpolicy_flows.experiments.results.verdicts import (
     ALPHA,
+    LARGE_EFFECT,
     MAX_RUNS_TO_DECIDE,
     MIN_RUNS,
     POWER,
@@ -192,8 +193,10 @@ def claims_section(verdicts: Sequence[ClaimVerdict], original_verdicts: Sequence
         "per-task checks; mean final returns are over runs and tasks). For an inconclusive "
         "check, the last column estimates how many runs a side would decide it if P(A > B) "
         f"stayed as seen: Noether's sample size for a one-sided test at {ALPHA} with power "
-        f"{POWER} (\"more than {MAX_RUNS_TO_DECIDE}\": P is too close to 0.5 for more seeds "
-        "to settle it):",
+        f"{POWER}, for an effect the distance from P to the farthest bound its interval must "
+        f"clear (0.5; for \"no big gain\" also {LARGE_EFFECT}, for insensitivity also the "
+        f"nearer end of ({1 - LARGE_EFFECT:.2f}, {LARGE_EFFECT})) (\"more than "
+        f"{MAX_RUNS_TO_DECIDE}\": P is too close to every bound for more seeds to settle it):",
         "",
         "| # | grid | tasks | steps | A vs B | runs A / B | mean final A / B | "
         "P(A > B) [95% CI], p | verdict | runs a side to decide |",
@@ -219,7 +222,7 @@ def runs_to_decide_text(check: Check) -> str:
     """For an inconclusive check: the runs a side that would decide it if P stayed as seen."""
     if check.outcome != Outcome.INCONCLUSIVE or check.evidence is None:
         return "-"
-    runs = runs_to_decide(check.evidence.probability.value, len(check.tasks))
+    runs = runs_to_decide(check.evidence.probability.value, len(check.tasks), check.kind)
     return f"about {runs}" if runs else f"more than {MAX_RUNS_TO_DECIDE}"
 
 
@@ -250,7 +253,8 @@ def log_std_section(grid_results: GridResults, results_root: str) -> str:
                     "every action dimension, (d/2)(1 + log 2 pi), to within "
                     f"{np.abs(offsets).max():.1e} nats: a std that never moves.")
     else:
-        measured = "The original code's own TRPO Gaussian runs (grid original_code) are not in yet."
+        measured = ("The original code's own TRPO Gaussian runs (grid original_code) are not "
+                    "in yet.")
     return "\n".join([
         "### The original's TRPO Gaussian never learnt its std", "",
         "Facts, each in the sources: the original's flow and GMM runners call `U.mean`, "

@@ -57,9 +57,10 @@ RULE = (f"The evidence for \"A is better than B\" is P(A > B), the probability t
         f"the verdict's direction; exact over every relabeling where a task has at most "
         f"{MAX_EXACT_LABELINGS:,}, else from {SAMPLED_LABELINGS:,} random ones and the "
         f"observed one, as for Figure 6's draws) to give p <= {ALPHA}. The paper's \"no big "
-        f"gain\" remark (\"A ~ B\") is **not reproduced** when the interval lies above 0.5 (and p <= "
-        f"{ALPHA}) and **reproduced** when it lies below {LARGE_EFFECT} (Vargha and Delaney's "
-        f"threshold of a large effect), inconclusive otherwise. The paper's insensitivity to a "
+        f"gain\" remark (\"A ~ B\") is **not reproduced** when the interval lies above 0.5 "
+        f"(and p <= {ALPHA}) and **reproduced** when it lies below {LARGE_EFFECT} (Vargha and "
+        f"Delaney's threshold of a large effect), inconclusive otherwise. The paper's "
+        f"insensitivity to a "
         f"setting (\"A ~= B\", A the changed setting, B the default) is **reproduced** when "
         f"the interval lies within ({1 - LARGE_EFFECT:.2f}, {LARGE_EFFECT}), no large effect "
         f"either way, and **not reproduced** when it lies above or below 0.5 (with p <= "
@@ -106,19 +107,36 @@ POWER = 0.8
 MAX_RUNS_TO_DECIDE = 100
 
 
-def runs_to_decide(probability: float, tasks: int = 1) -> Optional[int]:
-    """Runs a side with which a one-sided test at ALPHA would find an effect of size
-    P(A > B) = `probability` with power POWER, if that effect held: Noether's (1987) sample
-    size for the Wilcoxon-Mann-Whitney test, N = (z_alpha + z_power)^2 / (3 (P - 1/2)^2) runs
-    in all, half a side, divided by the number of tasks that average into P (each adds an
-    independent comparison); at least MIN_RUNS. None when P is 1/2 or the answer exceeds
+def runs_to_decide(probability: float, tasks: int = 1, kind: str = ORDERING
+                   ) -> Optional[int]:
+    """Runs a side with which the rule of `kind` would decide a check if P(A > B) stayed at
+    `probability`: Noether's (1987) sample size for the Wilcoxon-Mann-Whitney test at ALPHA
+    with power POWER, N = (z_alpha + z_power)^2 / (3 d^2) runs in all, half a side, divided
+    by the number of tasks that average into P (each adds an independent comparison); at
+    least MIN_RUNS. The effect d is P's distance to the farthest bound its interval must
+    pass for a verdict (`decisive_margin`). None when d is 0 or the answer exceeds
     MAX_RUNS_TO_DECIDE: then more seeds would not decide it."""
-    if abs(probability - 0.5) < 1e-9:
+    margin = decisive_margin(probability, kind)
+    if margin < 1e-9:
         return None
     z = NormalDist().inv_cdf(1 - ALPHA) + NormalDist().inv_cdf(POWER)
-    per_side = z ** 2 / (6 * (probability - 0.5) ** 2) / tasks
+    per_side = z ** 2 / (6 * margin ** 2) / tasks
     runs = max(MIN_RUNS, int(np.ceil(per_side)))
     return runs if runs <= MAX_RUNS_TO_DECIDE else None
+
+
+def decisive_margin(probability: float, kind: str) -> float:
+    """How far P(A > B) lies from the bound its interval must clear for the rule of `kind`
+    to reach a verdict, the most distant of the verdicts open to it: any verdict needs the
+    interval off 0.5 (|P - 1/2|), except that "no big gain" is also reached with it below
+    LARGE_EFFECT (LARGE_EFFECT - P), and insensitivity with it inside (1 - LARGE_EFFECT,
+    LARGE_EFFECT) (P's distance to the nearer end)."""
+    margins = [abs(probability - 0.5)]
+    if kind == NO_BIG_GAIN and probability < LARGE_EFFECT:
+        margins.append(LARGE_EFFECT - probability)
+    if kind == INSENSITIVE and 1 - LARGE_EFFECT < probability < LARGE_EFFECT:
+        margins.append(min(probability - (1 - LARGE_EFFECT), LARGE_EFFECT - probability))
+    return max(margins)
 
 
 def combine(outcomes: Iterable[Outcome]) -> Outcome:
