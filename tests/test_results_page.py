@@ -35,7 +35,10 @@ def test_page_shows_completeness_verdicts_variants_and_figures(results_root, tmp
     page = open(page_path).read()
     assert written[0] == page_path and all(os.path.getsize(path) > 0 for path in written)
     assert "![fig3_trpo](results/fig3_trpo.png)" in page
-    assert "| fig3_trpo | 6 / 72 | 66 | 0 |" in page
+    # 66 runs missing: none of them measured on its task and class, 2000 s each by default
+    assert "| fig3_trpo | 6 / 72 | 66 (36h40m) | 0 |" in page
+    # envs_per_rank's 3 Hopper flows at the 1000 s of the flow's runs there (1 ms a step)
+    assert "| envs_per_rank | 0 / 3 | 3 (50m00s) | 0 |" in page
     # final returns: the mean of the last 5 of 100 episodes rising linearly to 3000 + seed,
     # i.e. (3000 + seed) * 97 / 99; Hopper's flow beats the Gaussian in every seed pair
     assert ("| 1 | fig3_trpo | &nbsp;&nbsp;Hopper-v4 alone | 1e6 | flow vs gaussian | 3 / 3 | "

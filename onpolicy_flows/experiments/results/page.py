@@ -6,7 +6,7 @@ the published references and claims (reference_results.json) and the Figure 1 st
 """
 import json
 import os
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -14,6 +14,13 @@ from onpolicy_flows.common.durations import format_duration
 from onpolicy_flows.experiments import episodes
 from onpolicy_flows.experiments.figures import kl_ball
 from onpolicy_flows.experiments.grids.grid import Grid, load_all_grids
+from onpolicy_flows.experiments.grids.reproduce import (
+    Action,
+    MemberPlan,
+    RateKey,
+    estimated_seconds,
+    seconds_per_step,
+)
 from onpolicy_flows.experiments.reference import (
     ReferenceResult,
     load_reference_results,
@@ -132,26 +139,39 @@ of the final returns with 95% bootstrap intervals (rliable).
 """
 
 
-def completeness_section(grid_results: GridResults) -> str:
-    rows = []
+def completeness_section(grid_results: GridResults, rates: Dict[RateKey, float]) -> str:
+    """Finished and missing runs per grid, with the time the missing ones would take on one
+    core at `rates` (`reproduce.seconds_per_step`; none for the original code's grids,
+    whose speed the port's runs do not tell)."""
+    rows, total_missing, total_seconds = [], 0, 0.0
     for grid, results in ordered(grid_results):
-        declared = {member.name for member in grid.members()}
-        finished = [result for result in results if result.member.name in declared]
-        extra = len(results) - len(finished)
+        declared = grid.members()
+        done = {result.member.name for result in results}
+        missing = [member for member in declared if member.name not in done]
+        extra = len(results) - (len(declared) - len(missing))
         commits = sorted({(result.git_commit or "unknown")[:7] +
                           ("+dirty" if (result.git_commit or "").endswith("dirty") else "")
                           for result in results})
-        rows.append(f"| {grid.name} | {len(finished)} / {len(declared)} | "
-                    f"{len(declared) - len(finished)} | {extra} | "
-                    f"{', '.join(commits) or '-'} | {grid.description} |")
+        seconds = sum(estimated_seconds(MemberPlan(member, Action.START, None, 0.0), rates)
+                      for member in missing)
+        left = f"{len(missing)} ({format_duration(seconds)})" if missing and not \
+            grid.original_code else str(len(missing))
+        if not grid.original_code:
+            total_missing, total_seconds = total_missing + len(missing), total_seconds + seconds
+        rows.append(f"| {grid.name} | {len(declared) - len(missing)} / {len(declared)} | "
+                    f"{left} | {extra} | {', '.join(commits) or '-'} | {grid.description} |")
     return "\n".join([
         "## How complete this is",
         "",
         "Finished runs per grid (`onpolicy_flows/experiments/grids/<grid>.json`) out of the "
-        "members its figures need; extra runs are those of optional seeds; commits are the code "
-        "that ran them (`+dirty`: with uncommitted changes).",
+        "members its figures need; missing runs with the time they would take on one core "
+        "(from the wall-clock of finished runs of the same algorithm, task and policy, else "
+        "policy class, else a default per algorithm); extra runs are those of optional seeds; "
+        "commits are the code that ran them (`+dirty`: with uncommitted changes). "
+        f"In all, {total_missing} runs of the port are missing, about "
+        f"{format_duration(total_seconds)} of one core.",
         "",
-        "| grid | finished / needed | missing | extra runs | commits | what |",
+        "| grid | finished / needed | missing (one core) | extra runs | commits | what |",
         "|---|---:|---:|---:|---|---|",
         *rows])
 
@@ -616,7 +636,8 @@ def write_results_page(results_root: str, page_path: str, figures_dir: str) -> L
     entropy_text, entropy_figures = entropy_section(grid_results, results_root, figures_dir,
                                                     link)
     written += entropy_figures
-    page = "\n\n".join([header(grid_results), completeness_section(grid_results),
+    page = "\n\n".join([header(grid_results),
+                        completeness_section(grid_results, seconds_per_step(results_root)),
                         claims_section(verdicts, original_verdicts, grid_results),
                         log_std_section(grid_results, results_root),
                         *filter(None, [fixed_std_section(claimed, grid_results)]),
