@@ -19,7 +19,7 @@ import argparse
 import shlex
 
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.experiments.grids import reproduce
+from onpolicy_flows.experiments.grids import estimates, reproduce
 from onpolicy_flows.experiments.grids.grid import grid_names, load_grid
 from onpolicy_flows.experiments.grids.harvest import size_warning
 from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
@@ -63,7 +63,7 @@ def main():
     paths = reproduce.GridPaths(grid.name, args.logs_root, args.results_root)
     members = grid.members(args.seeds, args.policies, args.envs, args.draws)
     plans = reproduce.plan_grid(paths, members)
-    rates = reproduce.seconds_per_step(args.results_root)
+    rates = estimates.seconds_per_step(args.results_root)
     print(f"grid {grid.name}: {grid.description}")
     print(reproduce.plan_report(plans, rates, args.parallel))
     if args.dry_run:

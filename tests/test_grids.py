@@ -1,6 +1,7 @@
 """Every grid file loads and expands into the members the figures and the live runs expect."""
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -132,24 +133,34 @@ def test_flow_size_labels_name_their_flags_and_come_back_from_config_json():
         grids.policy_flags("flow-X3")
 
 
-def test_a_reused_policy_names_the_grid_that_runs_the_same_commands(tmp_path, monkeypatch):
-    """fig7's default flow is fig3_trpo's (same names and flags); a grid that reuses a member
-    another grid runs with other flags, or a policy it does not declare, is refused."""
+def test_a_reused_policy_names_the_grid_that_trains_the_same_commands(tmp_path, monkeypatch):
+    """fig7's default flow is fig3_trpo's (same names and flags); reusing a member another
+    grid runs with other flags or not at all, a policy the grid does not declare, or from a
+    grid that does not train its own runs (itself, frozen, reusing in turn) is refused."""
     fig7 = grids.load_grid("fig7_flow_ablation")
-    copied = [member for member in fig7.all_members() if member.copied_from]
-    assert {member.policy for member in copied} == {"flow"} and len(copied) == 10
+    reused = [member for member in fig7.all_members() if member.reused_from]
+    assert {member.policy for member in reused} == {"flow"} and len(reused) == 10
     fig3 = {member.name: member for member in grids.load_grid("fig3_trpo").all_members()}
-    assert all(fig3[member.name].flags == member.flags for member in copied)
+    assert all(fig3[member.name].flags == member.flags for member in reused)
     monkeypatch.setattr(grids, "GRIDS_DIR", str(tmp_path))
     base = dict(description="", algorithm="trpo", envs=["Hopper-v4"], policies=["flow"],
                 seeds=[0], num_timesteps=1000)
-    (tmp_path / "base.json").write_text(json.dumps(base))
-    (tmp_path / "same.json").write_text(json.dumps(dict(base, reuse={"flow": "base"})))
-    assert grids.load_grid("same").members()[0].copied_from == "base"
-    (tmp_path / "longer.json").write_text(json.dumps(
-        dict(base, num_timesteps=2000, reuse={"flow": "base"})))
-    with pytest.raises(UserError, match="does not run it with the same flags"):
-        grids.load_grid("longer")
-    (tmp_path / "undeclared.json").write_text(json.dumps(dict(base, reuse={"gaussian": "base"})))
-    with pytest.raises(UserError, match="reuses policy gaussian, which it does not declare"):
-        grids.load_grid("undeclared")
+
+    def write(name, **changes):
+        (tmp_path / f"{name}.json").write_text(json.dumps(dict(base, **changes)))
+    write("base")
+    write("same", reuse={"flow": "base"})
+    assert grids.load_grid("same").members()[0].reused_from == "base"
+    refusals = {"longer": (dict(num_timesteps=2000, reuse={"flow": "base"}),
+                           "does not run trpo-Hopper-v4-flow-seed0 (or not with the same"),
+                "more_seeds": (dict(seeds=[0, 1], reuse={"flow": "base"}),
+                               "does not run trpo-Hopper-v4-flow-seed1"),
+                "undeclared": (dict(reuse={"gaussian": "base"}), "does not declare"),
+                "itself": (dict(reuse={"flow": "itself"}), "does not train its own runs"),
+                "chained": (dict(reuse={"flow": "same"}), "does not train its own runs"),
+                "from_frozen": (dict(reuse={"flow": "frozen"}), "does not train its own")}
+    write("frozen", frozen=True)
+    for name, (changes, message) in refusals.items():
+        write(name, **changes)
+        with pytest.raises(UserError, match=re.escape(message)):
+            grids.load_grid(name)

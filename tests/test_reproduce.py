@@ -14,8 +14,9 @@ from conftest import REPO_ROOT
 from fake_runs import member_config, write_fake_run
 
 from onpolicy_flows.common.errors import UserError
-from onpolicy_flows.experiments.grids import launching, reproduce
+from onpolicy_flows.experiments.grids import estimates, launching, reproduce
 from onpolicy_flows.experiments.grids.grid import load_grid
+from onpolicy_flows.experiments.results.harvested import load_grid_results
 
 Action = reproduce.Action
 HOUR_AGO = time.time() - 3600
@@ -62,25 +63,24 @@ def test_each_state_of_a_member_gets_its_action(setting):
     assert reproduce.plan_member(paths, members[2]).action == Action.BUSY
 
 
-def test_a_reused_member_is_copied_from_the_grid_that_harvested_it(tmp_path):
-    """fig7's default flow: copied from fig3_trpo's result when there is one (then done),
-    trained here when there is none."""
+def test_a_reused_member_is_left_to_the_grid_that_trains_it_and_read_from_there(tmp_path):
+    """fig7's default flow: never trained by fig7 (its plan says which grid trains it), done
+    once fig3_trpo has harvested it, and its result read from there."""
     grid = load_grid("fig7_flow_ablation")
     paths = reproduce.GridPaths(grid.name, str(tmp_path / "logs"), str(tmp_path / "results"))
-    member = next(member for member in grid.members() if member.copied_from)
-    assert reproduce.plan_member(paths, member).action == Action.START
+    member = next(member for member in grid.members() if member.reused_from)
+    plan = reproduce.plan_member(paths, member)
+    assert plan.action == Action.REUSED and plan.action not in reproduce.TO_RUN
+    assert (f"reused   {member.name}  (grid fig3_trpo trains it and has not harvested it "
+            "yet: `python -m run.reproduce fig3_trpo`)") in reproduce.plan_report([plan], {}, 1)
     source = reproduce.GridPaths("fig3_trpo", paths.logs_root, paths.results_root)
     write_fake_run(source.result(member), member_config(member.flags),
-                   [member.num_timesteps], [[(1.0, 10)]])
-    plan = reproduce.plan_member(paths, member)
-    assert (plan.action, plan.run_dir) == (Action.COPY, source.result(member))
-    assert f"copy     {member.name}  (grid fig3_trpo runs" in reproduce.plan_report(
-        [plan], {}, 1)
-    reports = []
-    reproduce.harvest_finished(paths, [plan], reports.append)
-    assert sorted(os.listdir(paths.result(member))) == sorted(os.listdir(source.result(member)))
-    assert reports == [f"copied {member.name} from grid fig3_trpo -> {paths.result(member)}"]
+                   [member.num_timesteps], [[(1.0, 10)] * 5])
+    assert paths.result(member) == source.result(member)
     assert reproduce.plan_member(paths, member).action == Action.DONE
+    read = load_grid_results(paths.results_root, grid)
+    assert [result.member.name for result in read] == [member.name]
+    assert not os.path.exists(os.path.join(paths.results_root, grid.name))  # nothing copied
 
 
 def test_a_harvested_member_is_done_and_a_longer_budget_reopens_it(setting):
@@ -120,23 +120,27 @@ def test_commands_start_in_the_member_directory_or_resume_the_run(setting):
                            str(member.num_timesteps)]
 
 
-def test_estimates_come_from_finished_results_else_the_default(setting, tmp_path):
+def test_estimates_come_from_finished_results_else_the_class_else_the_default(setting,
+                                                                            tmp_path):
     grid, paths = setting
     member = grid.members()[0]
     write_fake_run(str(tmp_path / "results" / "other" / "m"), member_config(member.flags),
-                   [500_000, 1_000_000], seconds_per_step=2e-3)
-    rates = reproduce.seconds_per_step(paths.results_root)
+                   [500_000, 1_000_000], seconds_per_step=1e-3)
+    rates = estimates.seconds_per_step(paths.results_root)
     plan = reproduce.MemberPlan(member, Action.RESUME, "x", 250_000)
-    assert reproduce.estimated_seconds(plan, rates) == pytest.approx(1500.0)
-    default = reproduce.DEFAULT_SECONDS_PER_MILLION_STEPS["trpo"]
-    assert reproduce.estimated_seconds(plan, {}) == pytest.approx(0.75 * default)
+    assert plan.seconds_left(rates) == pytest.approx(750.0)
+    default = estimates.DEFAULT_SECONDS_PER_MILLION_STEPS["trpo"]
+    assert plan.seconds_left({}) == pytest.approx(0.75 * default)
     report = reproduce.plan_report([plan], rates, parallel=2)
-    assert "1 resume" in report and "25m00s of training, about 12m30s at --parallel 2" in report
+    assert "1 resume" in report and "12m30s of training, about 6m15s at --parallel 2" in report
     wider = next(member for member in load_grid("fig7_flow_ablation").members()
                  if member.policy == "flow-l7")
-    wider_rates = {("trpo", wider.env, "flow"): 2e-3}  # only the default flow has run there
-    assert reproduce.estimated_seconds(reproduce.MemberPlan(wider, Action.START, None, 0),
-                                       wider_rates) == pytest.approx(2000.0)
+    class_rates = {("trpo", wider.env, "flow"): 1e-3, ("trpo", wider.env, "flow-K2"): 2e-3}
+    assert estimates.estimated_seconds(wider, 1e6, class_rates) == pytest.approx(1500.0)
+    original = dict(member_config(member.flags), code="original")  # other code, not timed
+    write_fake_run(str(tmp_path / "results" / "original" / "m"), original,
+                   [1_000_000], seconds_per_step=9e-3)
+    assert estimates.seconds_per_step(paths.results_root) == rates
 
 
 def test_runner_harvests_finished_members_moves_stale_runs_and_reports_failures(
@@ -298,8 +302,8 @@ def test_a_dry_run_of_figure_6s_first_draws_lists_both_policies_of_each(tmp_path
                           timeout=300, cwd=REPO_ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "4 members: 4 start" in done.stdout
-    first_two = [member.name for member in load_grid("fig6_kl_reacher").members()[:4]]
-    assert all(f"start    {name}" in done.stdout for name in first_two)
+    first_two_draws = [member.name for member in load_grid("fig6_kl_reacher").members()[:4]]
+    assert all(f"start    {name}" in done.stdout for name in first_two_draws)
     refused = subprocess.run(command + ["fig3_trpo"], capture_output=True, text=True,
                              timeout=300, cwd=REPO_ROOT)
     assert refused.returncode != 0

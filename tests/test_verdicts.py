@@ -78,24 +78,26 @@ def test_combining_checks():
 
 
 def test_runs_to_decide_follow_noethers_sample_size():
-    """N = (z_0.95 + z_0.8)^2 / (3 (P - 1/2)^2) in all: 33 at P = 0.75, so 17 a side; six
-    tasks need a sixth; no effect, or one too small, cannot be decided by more seeds."""
-    assert runs_to_decide(0.75) == 17 and runs_to_decide(0.25) == 17
-    assert runs_to_decide(0.75, tasks=6) == 3  # never below the rule's minimum
-    assert runs_to_decide(0.65, tasks=6) == 8
+    """N = (z_0.975 + z_0.8)^2 / (3 (P - 1/2)^2) in all (z_0.975: one end of the 95%
+    interval): 42 at P = 0.75, so 21 a side; six tasks need a sixth; no effect, or one too
+    small, cannot be decided by more seeds."""
+    assert runs_to_decide(0.75) == 21 and runs_to_decide(0.25) == 21
+    assert runs_to_decide(0.75, tasks=6) == 4
+    assert runs_to_decide(0.9, tasks=6) == 3  # never below the rule's minimum
+    assert runs_to_decide(0.65, tasks=6) == 10
     assert runs_to_decide(0.5) is None and runs_to_decide(0.55) is None
 
 
 def test_runs_to_decide_a_closeness_claim_count_the_distance_to_its_own_bounds():
-    """P = 0.5 decides "no big gain" (upper end below 0.71, d = 0.21: 24 a side) and
+    """P = 0.5 decides "no big gain" (upper end below 0.71, d = 0.21: 30 a side) and
     insensitivity (inside (0.29, 0.71), the same) though no ordering; P = 0.1 decides "no
-    big gain" at the rule's minimum (d = 0.61) and insensitivity by the ordering (d = 0.4);
+    big gain" soonest below 0.71 (d = 0.61) and insensitivity by the ordering (d = 0.4);
     P = 0.69 leaves insensitivity its ordering distance (0.19 > 0.02)."""
-    assert runs_to_decide(0.5, kind=NO_BIG_GAIN) == 24
-    assert runs_to_decide(0.5, kind=INSENSITIVE) == 24
-    assert runs_to_decide(0.1, kind=NO_BIG_GAIN) == 3
-    assert runs_to_decide(0.1, kind=INSENSITIVE) == runs_to_decide(0.1) == 7
-    assert runs_to_decide(0.69, kind=INSENSITIVE) == runs_to_decide(0.69) == 29
+    assert runs_to_decide(0.5, kind=NO_BIG_GAIN) == 30
+    assert runs_to_decide(0.5, kind=INSENSITIVE) == 30
+    assert runs_to_decide(0.1, kind=NO_BIG_GAIN) == 4
+    assert runs_to_decide(0.1, kind=INSENSITIVE) == runs_to_decide(0.1) == 9
+    assert runs_to_decide(0.69, kind=INSENSITIVE) == runs_to_decide(0.69) == 37
 
 
 def test_insensitivity_rule_needs_no_large_effect_either_way():

@@ -20,8 +20,8 @@ A grid file holds:
   original_code   (optional) true: its runs are the ORIGINAL code's own (frozen; made by
                   parity/run_original_grid.py), set beside the port's on the results page
   reuse           (optional) {policy label: grid}: that grid runs the same members (same
-                  name and flags, so the same command) for this policy; run.reproduce copies
-                  their harvested runs instead of training them again
+                  name and flags, so the same command) for this policy; their results are read
+                  from there, and only that grid trains them
 
 A grid expands into members named `{algorithm}-{env}-{policy}-seed{seed}` (Figure 6's add
 `-maxkl{max_kl:.6f}`); a member's runs live in logs/grids/<grid>/<member>/ and its harvested
@@ -52,7 +52,7 @@ class GridMember:
     algorithm: str
     policy: str
     flags: Dict[str, object]
-    copied_from: Optional[str] = None  # the grid whose harvested run of it is copied
+    reused_from: Optional[str] = None  # the grid that trains it and holds its result
 
     @property
     def env(self) -> str:
@@ -144,19 +144,23 @@ class Grid:
 
     def check_reuse(self) -> None:
         """UserError unless every member of a policy in `reuse` is a member, with the same
-        name, algorithm and flags, of the grid it names."""
+        name, algorithm and flags, of the grid it names, a grid of the port's own runs that
+        trains them itself (not frozen, not the original code's, reusing nothing)."""
         for policy, source_name in self.reuse.items():
+            where = f"grid {self.name} reuses {policy} from grid {source_name}"
             if policy not in self.policies:
-                raise UserError(f"grid {self.name} reuses policy {policy}, which it does not "
-                                "declare")
-            source = {member.name: member for member in load_grid(source_name).all_members()}
+                raise UserError(f"{where}, but does not declare that policy")
+            source = read_grid(source_name)
+            if source.name == self.name or source.reuse or source.frozen or \
+                    source.original_code:
+                raise UserError(f"{where}, which does not train its own runs of the port")
+            twins = {member.name: member for member in source.all_members()}
             for member in self.all_members():
-                twin = source.get(member.name)
-                if member.policy == policy and (
-                        twin is None or (twin.algorithm, twin.flags) !=
-                        (member.algorithm, member.flags)):
-                    raise UserError(f"grid {self.name} reuses {member.name} from grid "
-                                    f"{source_name}, which does not run it with the same flags")
+                twin = twins.get(member.name)
+                if member.policy == policy and (twin is None or (
+                        twin.algorithm, twin.flags) != (member.algorithm, member.flags)):
+                    raise UserError(f"{where}, which does not run {member.name} (or not "
+                                    "with the same flags)")
 
     def _checked(self, chosen, allowed, default, what: str) -> list:
         if chosen is None:
@@ -194,6 +198,16 @@ def grid_names() -> List[str]:
 def load_grid(name: str) -> Grid:
     """The grid `name` (a file in GRIDS_DIR); UserError naming the available ones if there is
     none, or naming the problem if the file is malformed."""
+    grid = read_grid(name)
+    for policy in grid.policies:
+        policy_flags(policy)
+    grid.check_reuse()
+    return grid
+
+
+def read_grid(name: str) -> Grid:
+    """The grid `name` as its file declares it, before `load_grid`'s checks of its policies
+    and reuse."""
     path = os.path.join(GRIDS_DIR, f"{name}.json")
     if not os.path.isfile(path):
         raise UserError(f"no grid {name!r}; the grids are {', '.join(grid_names())}")
@@ -204,13 +218,9 @@ def load_grid(name: str) -> Grid:
     if unknown:
         raise UserError(f"{path}: unknown keys {', '.join(sorted(unknown))}")
     try:
-        grid = Grid(name=name, **data)
+        return Grid(name=name, **data)
     except TypeError as error:
         raise UserError(f"{path}: {error}") from None
-    for policy in grid.policies:
-        policy_flags(policy)
-    grid.check_reuse()
-    return grid
 
 
 def load_all_grids() -> Dict[str, Grid]:

@@ -12,7 +12,7 @@ import glob
 import os
 import shutil
 import tempfile
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 from onpolicy_flows.experiments.compressed import store
 from onpolicy_flows.experiments.episodes import MONITOR_NAME
@@ -38,26 +38,13 @@ def harvested_files(run_dir: str) -> List[str]:
 def harvest_run(run_dir: str, destination: str) -> List[str]:
     """Copies the harvested files of `run_dir` into `destination` (replacing what was there);
     returns the written paths."""
-    return _write_result(destination, lambda staging: [
-        store(path, staging) for path in harvested_files(run_dir)])
-
-
-def copy_result(source: str, destination: str) -> List[str]:
-    """Copies the harvested result `source` (of another grid's same member) into
-    `destination` (replacing what was there); returns the written paths."""
-    return _write_result(destination, lambda staging: [
-        shutil.copy2(os.path.join(source, name), staging) for name in os.listdir(source)])
-
-
-def _write_result(destination: str, fill: Callable[[str], object]) -> List[str]:
-    """`fill(staging)` writes a result's files into a new folder beside `destination`, which
-    is then renamed into place; returns the written paths."""
     parent = os.path.dirname(os.path.abspath(destination))
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".harvest-", dir=parent)
     os.chmod(staging, 0o755)  # mkdtemp's folder is private; a result is for every reader
     try:
-        fill(staging)
+        for path in harvested_files(run_dir):
+            store(path, staging)
         written = sorted(os.listdir(staging))
         if os.path.isdir(destination):
             shutil.rmtree(destination)

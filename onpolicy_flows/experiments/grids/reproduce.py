@@ -15,8 +15,9 @@ ends), plans it again once claimed, and leaves alone the members others hold.
 
 The decision for one member, in this order:
   done       results/GRID/NAME holds a harvested run that reached the member's budget
-  copy       the grid reuses this member from another grid (`reuse`), which has harvested
-             it: that result is copied to results/GRID/NAME (else it trains here)
+  reused     the grid reuses this member from another grid (`reuse`), which trains it and
+             has not harvested it yet: left to that grid (once it has, the member is done,
+             its result read from results/OTHER/NAME)
   claimed    another run.reproduce holds its claim: it is training it; left alone
   harvest    its live run reached the budget: harvested now
   busy       its live run wrote a file in the last ACTIVE_SECONDS: another process (or an
@@ -36,14 +37,17 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from statistics import median
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from onpolicy_flows.common.durations import format_duration
 from onpolicy_flows.common.errors import UserError
+from onpolicy_flows.experiments.grids.estimates import (
+    ESTIMATE_SOURCE,
+    RateKey,
+    estimated_seconds,
+)
 from onpolicy_flows.experiments.grids.grid import Grid, GridMember
 from onpolicy_flows.experiments.grids.harvest import (
-    copy_result,
     harvest_run,
     is_harvested,
     result_dir,
@@ -55,15 +59,7 @@ from onpolicy_flows.experiments.grids.launching import (
     training_command,
 )
 from onpolicy_flows.experiments.runs import (
-    ELAPSED_KEY,
-    TIMESTEP_KEY,
-    algorithm_of,
-    find_run_dirs,
     has_checkpoint,
-    last_logged,
-    policy_label,
-    read_config,
-    read_progress,
     run_dirs_in,
     timesteps_done,
 )
@@ -72,14 +68,11 @@ LOG_FILE = "stdout.log"
 CLAIM_FILE = ".claim"
 ABANDONED_DIR = "_abandoned"
 ACTIVE_SECONDS = 600
-# Used when results/ has no finished run of the same algorithm, task and policy.
-DEFAULT_SECONDS_PER_MILLION_STEPS = {"trpo": 2000.0, "acktr": 1500.0, "ppo": 1500.0}
-RateKey = Tuple[str, str, str]  # (algorithm, env, policy label)
 
 
 class Action(enum.Enum):
     DONE = "done"
-    COPY = "copy"
+    REUSED = "reused"
     CLAIMED = "claimed"
     HARVEST = "harvest"
     BUSY = "busy"
@@ -106,7 +99,8 @@ class GridPaths:
         return os.path.join(self.member_dir(member), LOG_FILE)
 
     def result(self, member: GridMember) -> str:
-        return result_dir(self.results_root, self.grid, member.name)
+        """Its harvested result: in the grid it is reused from, if any."""
+        return result_dir(self.results_root, member.reused_from or self.grid, member.name)
 
     def abandoned_dir(self, member: GridMember) -> str:
         return os.path.join(self.logs_root, self.grid, ABANDONED_DIR, member.name)
@@ -114,8 +108,8 @@ class GridPaths:
 
 @dataclass(frozen=True)
 class MemberPlan:
-    """What to do with `member`; `run_dir` is its live run directory (None if it has none;
-    for a copy, the other grid's result), `timesteps_done` the env steps that run logged."""
+    """What to do with `member`; `run_dir` is its live run directory (None if it has none),
+    `timesteps_done` the env steps that run logged."""
     member: GridMember
     action: Action
     run_dir: Optional[str]
@@ -126,6 +120,10 @@ class MemberPlan:
         start = self.timesteps_done if self.action == Action.RESUME else 0.0
         return max(0.0, self.member.num_timesteps - start)
 
+    def seconds_left(self, rates: Dict[RateKey, float]) -> float:
+        """The estimated wall-clock of its `steps_left` (estimates.py)."""
+        return estimated_seconds(self.member, self.steps_left, rates)
+
 
 def plan_member(paths: GridPaths, member: GridMember, now: Optional[float] = None,
                 claimed_here: bool = False) -> MemberPlan:
@@ -133,10 +131,8 @@ def plan_member(paths: GridPaths, member: GridMember, now: Optional[float] = Non
     holds its claim); UserError if its member directory holds several run directories."""
     if is_harvested(paths.result(member), member.num_timesteps):
         return MemberPlan(member, Action.DONE, None, member.num_timesteps)
-    if member.copied_from:
-        source = result_dir(paths.results_root, member.copied_from, member.name)
-        if is_harvested(source, member.num_timesteps):
-            return MemberPlan(member, Action.COPY, source, member.num_timesteps)
+    if member.reused_from:
+        return MemberPlan(member, Action.REUSED, None, 0.0)
     if not claimed_here and is_claimed(paths.member_dir(member)):
         return MemberPlan(member, Action.CLAIMED, None, 0.0)
     run_dirs = run_dirs_in(paths.member_dir(member))
@@ -218,30 +214,6 @@ def move_aside(paths: GridPaths, plan: MemberPlan) -> str:
     return target
 
 
-def seconds_per_step(results_root: str) -> Dict[RateKey, float]:
-    """Median wall-clock seconds per env step of the harvested runs under `results_root`, per
-    (algorithm, env, policy label)."""
-    rates = {}
-    for run_dir in find_run_dirs([results_root]) if os.path.isdir(results_root) else []:
-        config, progress = read_config(run_dir), read_progress(run_dir)
-        steps, seconds = last_logged(progress, TIMESTEP_KEY), last_logged(progress, ELAPSED_KEY)
-        if steps > 0 and seconds > 0:
-            key = (algorithm_of(config), config["env"], policy_label(config["policy"]))
-            rates.setdefault(key, []).append(seconds / steps)
-    return {key: median(values) for key, values in rates.items()}
-
-
-def estimated_seconds(plan: MemberPlan, rates: Dict[RateKey, float]) -> float:
-    """Wall-clock seconds the member still needs, from `rates` of its policy label, else of
-    its policy class (a flow of another size at the default flow's rate), else the
-    algorithm's default."""
-    member = plan.member
-    default = DEFAULT_SECONDS_PER_MILLION_STEPS.get(member.algorithm, 2000.0) / 1e6
-    rate = rates.get((member.algorithm, member.env, member.policy),
-                     rates.get((member.algorithm, member.env, member.flags["policy"]), default))
-    return plan.steps_left * rate
-
-
 def plan_report(plans: Sequence[MemberPlan], rates: Dict[RateKey, float], parallel: int
                 ) -> str:
     """What is done and what is left, member by member, with the estimated time."""
@@ -252,37 +224,32 @@ def plan_report(plans: Sequence[MemberPlan], rates: Dict[RateKey, float], parall
         if plan.action in TO_RUN:
             lines.append(f"  {plan.action.value:8s} {plan.member.name}  "
                          f"({plan.timesteps_done:,.0f} of {plan.member.num_timesteps:,} steps "
-                         f"logged; ~{format_duration(estimated_seconds(plan, rates))})")
+                         f"logged; ~{format_duration(plan.seconds_left(rates))})")
         elif plan.action == Action.BUSY:
             lines.append(f"  busy     {plan.member.name}  (its run wrote a file in the last "
                          f"{ACTIVE_SECONDS // 60} min; left alone: {plan.run_dir})")
-        elif plan.action == Action.COPY:
-            lines.append(f"  copy     {plan.member.name}  (grid {plan.member.copied_from} "
-                         "runs the same member and has harvested it)")
+        elif plan.action == Action.REUSED:
+            lines.append(f"  reused   {plan.member.name}  (grid {plan.member.reused_from} "
+                         "trains it and has not harvested it yet: `python -m run.reproduce "
+                         f"{plan.member.reused_from}`)")
         elif plan.action == Action.CLAIMED:
             lines.append(f"  claimed  {plan.member.name}  (another run.reproduce is training "
                          "it; left alone)")
-    total = sum(estimated_seconds(plan, rates) for plan in plans if plan.action in TO_RUN)
+    total = sum(plan.seconds_left(rates) for plan in plans if plan.action in TO_RUN)
     if total:
         lines.append(f"estimated {format_duration(total)} of training, about "
-                     f"{format_duration(total / parallel)} at --parallel {parallel} (from the "
-                     "wall-clock of finished runs of the same algorithm, task and policy (or "
-                     "policy class) in results/, else a default per algorithm)")
+                     f"{format_duration(total / parallel)} at --parallel {parallel} "
+                     f"({ESTIMATE_SOURCE})")
     return "\n".join(lines)
 
 
 def harvest_finished(paths: GridPaths, plans: Sequence[MemberPlan],
                      report: Callable[[str], None]) -> None:
-    """Harvests every member whose live run has finished, and copies the results of those
-    another grid has harvested."""
+    """Harvests every member whose live run has finished."""
     for plan in plans:
         if plan.action == Action.HARVEST:
             harvest_run(plan.run_dir, paths.result(plan.member))
             report(f"harvested {plan.member.name} -> {paths.result(plan.member)}")
-        elif plan.action == Action.COPY:
-            copy_result(plan.run_dir, paths.result(plan.member))
-            report(f"copied {plan.member.name} from grid {plan.member.copied_from} -> "
-                   f"{paths.result(plan.member)}")
 
 
 def check_trainers_exist(plans: Sequence[MemberPlan]) -> None:
@@ -322,7 +289,7 @@ class GridRunner:
         """Runs the plans to run; returns the names of the members that failed or stopped
         before their budget."""
         todo = [plan for plan in plans if plan.action in TO_RUN]
-        seconds_left = {plan.member.name: estimated_seconds(plan, self.rates) for plan in todo}
+        seconds_left = {plan.member.name: plan.seconds_left(self.rates) for plan in todo}
         failed = []
         with ThreadPoolExecutor(max_workers=self.parallel) as pool:
             futures = {pool.submit(self._run_one, plan): plan for plan in todo}

@@ -68,10 +68,11 @@ def batches_collected(path: str, config: dict, env_steps: float) -> Optional[flo
 
 def load_grid_results(results_root: str, grid: Grid) -> List[MemberResult]:
     """The members of `grid` (optional seeds included) whose harvested run reached the
-    budget, in the grid's order."""
+    budget, in the grid's order; a member the grid reuses is read from the grid that
+    trains it."""
     results = []
     for member in grid.all_members():
-        path = result_dir(results_root, grid.name, member.name)
+        path = result_dir(results_root, member.reused_from or grid.name, member.name)
         if is_harvested(path, member.num_timesteps):
             results.append(load_member_result(path, member))
     return results

@@ -13,14 +13,13 @@ import numpy as np
 from onpolicy_flows.common.durations import format_duration
 from onpolicy_flows.experiments import episodes
 from onpolicy_flows.experiments.figures import kl_ball
-from onpolicy_flows.experiments.grids.grid import Grid, load_all_grids
-from onpolicy_flows.experiments.grids.reproduce import (
-    Action,
-    MemberPlan,
+from onpolicy_flows.experiments.grids.estimates import (
+    ESTIMATE_SOURCE,
     RateKey,
     estimated_seconds,
     seconds_per_step,
 )
+from onpolicy_flows.experiments.grids.grid import Grid, load_all_grids
 from onpolicy_flows.experiments.reference import (
     ReferenceResult,
     load_reference_results,
@@ -55,7 +54,11 @@ from onpolicy_flows.experiments.results.parity import (
     logged,
     parity_checks,
 )
-from onpolicy_flows.experiments.results.statistics import Estimate, final_estimates
+from onpolicy_flows.experiments.results.statistics import (
+    CONFIDENCE,
+    Estimate,
+    final_estimates,
+)
 from onpolicy_flows.experiments.results.verdicts import (
     ALPHA,
     LARGE_EFFECT,
@@ -141,8 +144,8 @@ of the final returns with 95% bootstrap intervals (rliable).
 
 def completeness_section(grid_results: GridResults, rates: Dict[RateKey, float]) -> str:
     """Finished and missing runs per grid, with the time the missing ones would take on one
-    core at `rates` (`reproduce.seconds_per_step`; none for the original code's grids,
-    whose speed the port's runs do not tell)."""
+    core at `rates` (estimates.py): none for a grid this machine does not run (frozen, the
+    original code's), nor for a member another grid trains (`reuse`, counted there)."""
     rows, total_missing, total_seconds = [], 0, 0.0
     for grid, results in ordered(grid_results):
         declared = grid.members()
@@ -152,12 +155,12 @@ def completeness_section(grid_results: GridResults, rates: Dict[RateKey, float])
         commits = sorted({(result.git_commit or "unknown")[:7] +
                           ("+dirty" if (result.git_commit or "").endswith("dirty") else "")
                           for result in results})
-        seconds = sum(estimated_seconds(MemberPlan(member, Action.START, None, 0.0), rates)
-                      for member in missing)
-        left = f"{len(missing)} ({format_duration(seconds)})" if missing and not \
-            grid.original_code else str(len(missing))
-        if not grid.original_code:
-            total_missing, total_seconds = total_missing + len(missing), total_seconds + seconds
+        to_train = [] if grid.frozen or grid.original_code else \
+            [member for member in missing if not member.reused_from]
+        seconds = sum(estimated_seconds(member, member.num_timesteps, rates)
+                      for member in to_train)
+        total_missing, total_seconds = total_missing + len(to_train), total_seconds + seconds
+        left = f"{len(missing)} ({format_duration(seconds)})" if to_train else str(len(missing))
         rows.append(f"| {grid.name} | {len(declared) - len(missing)} / {len(declared)} | "
                     f"{left} | {extra} | {', '.join(commits) or '-'} | {grid.description} |")
     return "\n".join([
@@ -165,9 +168,8 @@ def completeness_section(grid_results: GridResults, rates: Dict[RateKey, float])
         "",
         "Finished runs per grid (`onpolicy_flows/experiments/grids/<grid>.json`) out of the "
         "members its figures need; missing runs with the time they would take on one core "
-        "(from the wall-clock of finished runs of the same algorithm, task and policy, else "
-        "policy class, else a default per algorithm); extra runs are those of optional seeds; "
-        "commits are the code that ran them (`+dirty`: with uncommitted changes). "
+        f"({ESTIMATE_SOURCE}); extra runs are those of optional seeds; commits are the code "
+        "that ran them (`+dirty`: with uncommitted changes). "
         f"In all, {total_missing} runs of the port are missing, about "
         f"{format_duration(total_seconds)} of one core.",
         "",
@@ -212,9 +214,10 @@ def claims_section(verdicts: Sequence[ClaimVerdict], original_verdicts: Sequence
         "The checks behind the verdicts (a check over several tasks is followed by its "
         "per-task checks; mean final returns are over runs and tasks). For an inconclusive "
         "check, the last column estimates how many runs a side would decide it if P(A > B) "
-        f"stayed as seen: Noether's sample size for a one-sided test at {ALPHA} with power "
-        f"{POWER}, for an effect the distance from P to the farthest bound its interval must "
-        f"clear (0.5; for \"no big gain\" also {LARGE_EFFECT}, for insensitivity also the "
+        f"stayed as seen: Noether's sample size for a one-sided test at the "
+        f"{(1 - CONFIDENCE) / 2} of one end of the {CONFIDENCE:.0%} interval with power "
+        f"{POWER}, for an effect the margin of the verdict easiest to reach (P's distance to "
+        f"0.5; for \"no big gain\" also to {LARGE_EFFECT}, for insensitivity also to the "
         f"nearer end of ({1 - LARGE_EFFECT:.2f}, {LARGE_EFFECT})) (\"more than "
         f"{MAX_RUNS_TO_DECIDE}\": P is too close to every bound for more seeds to settle it):",
         "",

@@ -14,6 +14,7 @@ from typing import Iterable, Optional, Tuple
 import numpy as np
 
 from onpolicy_flows.experiments.results.statistics import (
+    CONFIDENCE,
     MAX_EXACT_LABELINGS,
     SAMPLED_LABELINGS,
     Estimate,
@@ -60,12 +61,11 @@ RULE = (f"The evidence for \"A is better than B\" is P(A > B), the probability t
         f"gain\" remark (\"A ~ B\") is **not reproduced** when the interval lies above 0.5 "
         f"(and p <= {ALPHA}) and **reproduced** when it lies below {LARGE_EFFECT} (Vargha and "
         f"Delaney's threshold of a large effect), inconclusive otherwise. The paper's "
-        f"insensitivity to a "
-        f"setting (\"A ~= B\", A the changed setting, B the default) is **reproduced** when "
-        f"the interval lies within ({1 - LARGE_EFFECT:.2f}, {LARGE_EFFECT}), no large effect "
-        f"either way, and **not reproduced** when it lies above or below 0.5 (with p <= "
-        f"{ALPHA}). Fewer than {MIN_RUNS} runs on "
-        f"either side is always inconclusive: {MIN_RUNS} a side is the fewest with which the "
+        f"insensitivity to a setting (\"A ~= B\", A the changed setting, B the default) is "
+        f"**reproduced** when the interval lies within ({1 - LARGE_EFFECT:.2f}, "
+        f"{LARGE_EFFECT}), no large effect either way, and **not reproduced** when it lies "
+        f"above or below 0.5 (with p <= {ALPHA}). Fewer than {MIN_RUNS} runs on either side "
+        f"is always inconclusive: {MIN_RUNS} a side is the fewest with which the "
         f"permutation test can reach p = {ALPHA} on one task (1 / C(6, 3) = 0.05, when every "
         f"run of one side ends above every run of the other; with a bootstrap interval that "
         f"then collapses to a point); 4 a side can reach 0.014, 5 a side 0.004. A claim "
@@ -110,27 +110,30 @@ MAX_RUNS_TO_DECIDE = 100
 def runs_to_decide(probability: float, tasks: int = 1, kind: str = ORDERING
                    ) -> Optional[int]:
     """Runs a side with which the rule of `kind` would decide a check if P(A > B) stayed at
-    `probability`: Noether's (1987) sample size for the Wilcoxon-Mann-Whitney test at ALPHA
-    with power POWER, N = (z_alpha + z_power)^2 / (3 d^2) runs in all, half a side, divided
-    by the number of tasks that average into P (each adds an independent comparison); at
-    least MIN_RUNS. The effect d is P's distance to the farthest bound its interval must
-    pass for a verdict (`decisive_margin`). None when d is 0 or the answer exceeds
-    MAX_RUNS_TO_DECIDE: then more seeds would not decide it."""
+    `probability`: Noether's (1987) sample size for the Wilcoxon-Mann-Whitney test, N =
+    (z_a + z_power)^2 / (3 d^2) runs in all, half a side, divided by the number of tasks that
+    average into P (each adds an independent comparison); at least MIN_RUNS. z_a is that of
+    one end of the rule's CONFIDENCE interval (0.025 for 95%), z_power that of POWER, and d
+    the margin of the verdict easiest to reach (`decisive_margin`). An approximation: a
+    verdict that needs both ends of the interval inside a band holds each end at POWER. None
+    when d is 0 or the answer exceeds MAX_RUNS_TO_DECIDE: then more seeds would not decide
+    it."""
     margin = decisive_margin(probability, kind)
     if margin < 1e-9:
         return None
-    z = NormalDist().inv_cdf(1 - ALPHA) + NormalDist().inv_cdf(POWER)
+    z = NormalDist().inv_cdf(1 - (1 - CONFIDENCE) / 2) + NormalDist().inv_cdf(POWER)
     per_side = z ** 2 / (6 * margin ** 2) / tasks
     runs = max(MIN_RUNS, int(np.ceil(per_side)))
     return runs if runs <= MAX_RUNS_TO_DECIDE else None
 
 
 def decisive_margin(probability: float, kind: str) -> float:
-    """How far P(A > B) lies from the bound its interval must clear for the rule of `kind`
-    to reach a verdict, the most distant of the verdicts open to it: any verdict needs the
-    interval off 0.5 (|P - 1/2|), except that "no big gain" is also reached with it below
-    LARGE_EFFECT (LARGE_EFFECT - P), and insensitivity with it inside (1 - LARGE_EFFECT,
-    LARGE_EFFECT) (P's distance to the nearer end)."""
+    """The margin of the verdict the rule of `kind` reaches most easily from P(A > B): for
+    each verdict open to it, P's distance to the bound its interval must clear, and the
+    largest of these. Every kind decides once the interval leaves 0.5 (|P - 1/2|); "no big
+    gain" also once it lies below LARGE_EFFECT (LARGE_EFFECT - P), insensitivity also once
+    it lies inside (1 - LARGE_EFFECT, LARGE_EFFECT) (P's distance to the band's nearer
+    end)."""
     margins = [abs(probability - 0.5)]
     if kind == NO_BIG_GAIN and probability < LARGE_EFFECT:
         margins.append(LARGE_EFFECT - probability)

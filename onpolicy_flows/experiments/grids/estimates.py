@@ -1,0 +1,55 @@
+"""How long a grid member's training will take: the median wall-clock per env step of the
+finished runs kept under results/ (the port's own; the original code's runs time other code)
+of the same algorithm, task and policy label, else of the same policy class (a flow of another
+size at the other flows' rate), else a default per algorithm."""
+import os
+from statistics import median
+from typing import Dict, Tuple
+
+from onpolicy_flows.experiments.grids.grid import GridMember
+from onpolicy_flows.experiments.runs import (
+    ELAPSED_KEY,
+    TIMESTEP_KEY,
+    algorithm_of,
+    find_run_dirs,
+    last_logged,
+    policy_label,
+    read_config,
+    read_progress,
+)
+
+DEFAULT_SECONDS_PER_MILLION_STEPS = {"trpo": 2000.0, "acktr": 1500.0, "ppo": 1500.0}
+ESTIMATE_SOURCE = ("from the wall-clock of finished runs of the same algorithm, task and policy "
+                   "in results/, else of the same policy class, else a default per algorithm")
+RateKey = Tuple[str, str, str]  # (algorithm, env, policy label)
+
+
+def seconds_per_step(results_root: str) -> Dict[RateKey, float]:
+    """Median wall-clock seconds per env step of the port's harvested runs under
+    `results_root`, per (algorithm, env, policy label)."""
+    rates = {}
+    for run_dir in find_run_dirs([results_root]) if os.path.isdir(results_root) else []:
+        config, progress = read_config(run_dir), read_progress(run_dir)
+        steps, seconds = last_logged(progress, TIMESTEP_KEY), last_logged(progress, ELAPSED_KEY)
+        if steps > 0 and seconds > 0 and config.get("code") != "original":
+            key = (algorithm_of(config), config["env"], policy_label(config["policy"]))
+            rates.setdefault(key, []).append(seconds / steps)
+    return {key: median(values) for key, values in rates.items()}
+
+
+def policy_class(label: str) -> str:
+    """'flow-K2' -> 'flow', 'gmm-K5' -> 'gmm', 'gaussian' -> 'gaussian'."""
+    return label.split("-")[0]
+
+
+def estimated_seconds(member: GridMember, steps_left: float,
+                      rates: Dict[RateKey, float]) -> float:
+    """Wall-clock seconds `member` needs for `steps_left` more env steps (ESTIMATE_SOURCE)."""
+    rate = rates.get((member.algorithm, member.env, member.policy))
+    if rate is None:
+        same_class = [value for (algorithm, env, label), value in rates.items()
+                      if (algorithm, env) == (member.algorithm, member.env)
+                      and policy_class(label) == policy_class(member.policy)]
+        rate = median(same_class) if same_class else \
+            DEFAULT_SECONDS_PER_MILLION_STEPS.get(member.algorithm, 2000.0) / 1e6
+    return steps_left * rate
