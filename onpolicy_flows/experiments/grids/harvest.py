@@ -16,6 +16,7 @@ from typing import List, Optional
 
 from onpolicy_flows.experiments.compressed import store
 from onpolicy_flows.experiments.episodes import MONITOR_NAME
+from onpolicy_flows.experiments.grids.grid import GridMember
 from onpolicy_flows.experiments.runs import PROGRESS_FILE, is_run_dir, timesteps_done
 from onpolicy_flows.runs.run_dir import CONFIG_FILE
 
@@ -24,6 +25,12 @@ RESULTS_LIMIT_BYTES = 50 * 2 ** 20
 
 def result_dir(results_root: str, grid: str, member: str) -> str:
     return os.path.join(results_root, grid, member)
+
+
+def member_result_dir(results_root: str, grid: str, member: GridMember) -> str:
+    """Where `member` of grid `grid` keeps its harvested result: under the grid it is reused
+    from, if any (`reuse`)."""
+    return result_dir(results_root, member.reused_from or grid, member.name)
 
 
 def harvested_files(run_dir: str) -> List[str]:

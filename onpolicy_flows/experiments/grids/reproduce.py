@@ -50,7 +50,7 @@ from onpolicy_flows.experiments.grids.grid import Grid, GridMember
 from onpolicy_flows.experiments.grids.harvest import (
     harvest_run,
     is_harvested,
-    result_dir,
+    member_result_dir,
     size_warning,
 )
 from onpolicy_flows.experiments.grids.launching import (
@@ -100,7 +100,7 @@ class GridPaths:
 
     def result(self, member: GridMember) -> str:
         """Its harvested result: in the grid it is reused from, if any."""
-        return result_dir(self.results_root, member.reused_from or self.grid, member.name)
+        return member_result_dir(self.results_root, self.grid, member)
 
     def abandoned_dir(self, member: GridMember) -> str:
         return os.path.join(self.logs_root, self.grid, ABANDONED_DIR, member.name)

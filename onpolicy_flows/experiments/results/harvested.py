@@ -10,7 +10,7 @@ import numpy as np
 
 from onpolicy_flows.experiments import episodes
 from onpolicy_flows.experiments.grids.grid import Grid, GridMember
-from onpolicy_flows.experiments.grids.harvest import is_harvested, result_dir
+from onpolicy_flows.experiments.grids.harvest import is_harvested, member_result_dir
 from onpolicy_flows.experiments.runs import (
     ELAPSED_KEY,
     last_logged,
@@ -72,7 +72,7 @@ def load_grid_results(results_root: str, grid: Grid) -> List[MemberResult]:
     trains it."""
     results = []
     for member in grid.all_members():
-        path = result_dir(results_root, member.reused_from or grid.name, member.name)
+        path = member_result_dir(results_root, grid.name, member)
         if is_harvested(path, member.num_timesteps):
             results.append(load_member_result(path, member))
     return results
