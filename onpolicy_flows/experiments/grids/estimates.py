@@ -4,7 +4,7 @@ of the same algorithm, task and policy label, else of the same policy class (a f
 size at the other flows' rate), else a default per algorithm."""
 import os
 from statistics import median
-from typing import Dict, Tuple
+from typing import Dict, Hashable, Iterable, Tuple, TypeVar
 
 from onpolicy_flows.experiments.grids.grid import GridMember
 from onpolicy_flows.experiments.runs import (
@@ -22,19 +22,30 @@ DEFAULT_SECONDS_PER_MILLION_STEPS = {"trpo": 2000.0, "acktr": 1500.0, "ppo": 150
 ESTIMATE_SOURCE = ("from the wall-clock of finished runs of the same algorithm, task and policy "
                    "in results/, else of the same policy class, else a default per algorithm")
 RateKey = Tuple[str, str, str]  # (algorithm, env, policy label)
+Key = TypeVar("Key", bound=Hashable)
+
+
+def median_rates(samples: Iterable[Tuple[Key, float, float]]) -> Dict[Key, Tuple[float, int]]:
+    """(key, wall-clock seconds, env steps) per finished run -> key -> (median seconds per env
+    step, runs behind it); runs without a positive time or step count are left out."""
+    rates = {}
+    for key, seconds, steps in samples:
+        if steps > 0 and seconds > 0:
+            rates.setdefault(key, []).append(seconds / steps)
+    return {key: (median(values), len(values)) for key, values in rates.items()}
 
 
 def seconds_per_step(results_root: str) -> Dict[RateKey, float]:
     """Median wall-clock seconds per env step of the port's harvested runs under
     `results_root`, per (algorithm, env, policy label)."""
-    rates = {}
+    samples = []
     for run_dir in find_run_dirs([results_root]) if os.path.isdir(results_root) else []:
         config, progress = read_config(run_dir), read_progress(run_dir)
-        steps, seconds = last_logged(progress, TIMESTEP_KEY), last_logged(progress, ELAPSED_KEY)
-        if steps > 0 and seconds > 0 and config.get("code") != "original":
+        if config.get("code") != "original":
             key = (algorithm_of(config), config["env"], policy_label(config["policy"]))
-            rates.setdefault(key, []).append(seconds / steps)
-    return {key: median(values) for key, values in rates.items()}
+            samples.append((key, last_logged(progress, ELAPSED_KEY),
+                            last_logged(progress, TIMESTEP_KEY)))
+    return {key: rate for key, (rate, _) in median_rates(samples).items()}
 
 
 def policy_class(label: str) -> str:

@@ -7,23 +7,20 @@ from typing import Dict, Sequence, Tuple
 import numpy as np
 
 from onpolicy_flows.common.durations import format_duration
+from onpolicy_flows.experiments.grids.estimates import median_rates
 from onpolicy_flows.experiments.reference import ReferenceResult
 from onpolicy_flows.experiments.results.harvested import GridResults
 
 
-def seconds_per_step(algorithm: str, grid_results: GridResults
-                     ) -> Dict[Tuple[str, str], Tuple[float, int]]:
+def measured_rates(algorithm: str, grid_results: GridResults
+                   ) -> Dict[Tuple[str, str], Tuple[float, int]]:
     """(env, policy label) -> (median wall-clock seconds per env step, runs measured) over the
-    finished runs of `algorithm`."""
-    rates = {}
-    for grid, results in grid_results.values():
-        if grid.algorithm != algorithm or grid.original_code:
-            continue
-        for result in results:
-            if np.isfinite(result.wall_clock) and result.wall_clock > 0:
-                rates.setdefault((result.member.env, result.member.policy), []).append(
-                    result.wall_clock / result.member.num_timesteps)
-    return {key: (float(np.median(values)), len(values)) for key, values in rates.items()}
+    finished runs of `algorithm` (estimates.median_rates)."""
+    return median_rates(((result.member.env, result.member.policy), result.wall_clock,
+                         result.member.num_timesteps)
+                        for grid, results in grid_results.values()
+                        if grid.algorithm == algorithm and not grid.original_code
+                        for result in results if np.isfinite(result.wall_clock))
 
 
 def slowdown(policy: str, measured: str, rates) -> Tuple[float, int]:
@@ -41,7 +38,7 @@ def cost_on_substitute(reference: ReferenceResult, policies: Sequence[str],
     measured rate on the `substitute` task; a policy not run there at a measured one's rate
     times their median ratio on the other tasks. "" without `runs`, `substitute` or any
     finished run on that task."""
-    rates = seconds_per_step(reference.algorithm, grid_results)
+    rates = measured_rates(reference.algorithm, grid_results)
     measured = [policy for policy in policies if (reference.substitute, policy) in rates]
     if not (reference.runs and reference.timesteps and measured):
         return ""
