@@ -9,6 +9,7 @@ from conftest import REPO_ROOT
 from onpolicy_flows import __version__
 from onpolicy_flows.acktr import ACKTRConfig
 from onpolicy_flows.common.config import from_dict, to_dict
+from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.ppo import PPOConfig
 from onpolicy_flows.runs.run_dir import create_run_dir
@@ -40,3 +41,14 @@ def test_the_docs_name_every_flag_that_original_sets(page):
                 named = (f"--{flag}" if value else f"--no-{flag}") if isinstance(value, bool) \
                     else f"--{flag} {value}"
                 assert f"`{named}`" in text, (config_cls.ALGORITHM, policy, named)
+
+
+@pytest.mark.parametrize("config_cls", [TRPOConfig, PPOConfig])
+def test_a_batch_that_does_not_split_over_the_rank_envs_is_refused(config_cls):
+    """Environment i of rank r is seeded rank_seed + 100 i, so more than 100 would reach the
+    next rank's seeds; the rank's batch must split evenly over its environments."""
+    with pytest.raises(UserError, match=r"--envs-per-rank must be in \[1, 100\]"):
+        config_cls(envs_per_rank=101, timesteps_per_batch=101 * 64)
+    with pytest.raises(UserError, match="must be a multiple of --envs-per-rank"):
+        config_cls(envs_per_rank=3, timesteps_per_batch=1024)
+    assert config_cls(envs_per_rank=4, timesteps_per_batch=1024).envs_per_rank == 4

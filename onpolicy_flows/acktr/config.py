@@ -4,8 +4,14 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar, Dict, Tuple
 
-from onpolicy_flows.common.config import option, require
-from onpolicy_flows.envs.factory import env_kwargs_option, env_name_in_paths
+from onpolicy_flows.common.config import (
+    bootstrap_truncation_option,
+    logdir_option,
+    option,
+    require,
+    save_every_option,
+)
+from onpolicy_flows.envs.factory import env_kwargs_option, env_name_in_paths, env_option
 from onpolicy_flows.policies import PolicyConfig
 
 ACKTR_POLICIES = ("gaussian", "flow", "beta", "tanh-gaussian")
@@ -20,9 +26,7 @@ class ACKTRConfig:
     ALGORITHM: ClassVar[str] = "acktr"
     POLICIES: ClassVar[Tuple[str, ...]] = ACKTR_POLICIES
 
-    env: str = option("Hopper-v4", "gymnasium id (the paper's retired ids map to their "
-                                   "successors), or module:Id for an env that importing "
-                                   "module registers")
+    env: str = env_option()
     env_kwargs: dict = env_kwargs_option()
     seed: int = option(0, "seed of the environment, the networks and the sampling noise")
     num_timesteps: int = option(1_000_000, "stop after this many env steps")
@@ -30,9 +34,7 @@ class ACKTRConfig:
         2500, "collect whole episodes until MORE than this many steps per iteration")
     gamma: float = option(0.99, "discount")
     lam: float = option(0.97, "GAE lambda")
-    bootstrap_truncation: bool = option(
-        True, "bootstrap from V(final observation) when the time limit cuts an episode "
-              "(--no-bootstrap-truncation: treat it as termination, as the original does)")
+    bootstrap_truncation: bool = bootstrap_truncation_option()
     cut_policy_batch: bool = option(
         False, "the policy's step and its KL use only the first --timesteps-per-batch steps "
                "of the batch (--timesteps-per-batch / ranks on each rank), as the original's "
@@ -71,8 +73,8 @@ class ACKTRConfig:
     vf_weight_decay: float = option(3e-4, "L2 coefficient on the value function's kernels")
     policy: PolicyConfig = dataclasses.field(
         default_factory=lambda: PolicyConfig(hidden_sizes=(64, 64), mean_init_scale=0.1))
-    logdir: str = option("logs", "parent directory of run directories")
-    save_every: int = option(10, "write a checkpoint every n iterations (and at the end)")
+    logdir: str = logdir_option()
+    save_every: int = save_every_option()
 
     def __post_init__(self):
         require(self.save_every >= 1, "--save-every must be >= 1")

@@ -29,6 +29,23 @@ def option(default, help: str, **extra) -> Any:
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def bootstrap_truncation_option() -> Any:
+    """The `bootstrap_truncation` field every algorithm's config shares (default: on)."""
+    return option(True, "bootstrap from V(final observation) when the time limit cuts an "
+                        "episode (--no-bootstrap-truncation: treat it as termination, as the "
+                        "original does)")
+
+
+def logdir_option() -> Any:
+    """The `logdir` field every algorithm's config shares."""
+    return option("logs", "parent directory of run directories")
+
+
+def save_every_option() -> Any:
+    """The `save_every` field every algorithm's config shares."""
+    return option(10, "write a checkpoint every n iterations (and at the end)")
+
+
 def add_arguments(parser: argparse.ArgumentParser, config_cls: Type,
                   with_defaults: bool = True) -> None:
     """Adds one `--flag-name` per field of `config_cls` (recursing into nested dataclasses),

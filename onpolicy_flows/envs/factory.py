@@ -50,6 +50,13 @@ UNAVAILABLE_IDS = {
 }
 
 
+def env_option():
+    """The `env` config field that every algorithm's config shares (default: Hopper-v4)."""
+    return option("Hopper-v4", "gymnasium id (the paper's retired ids map to their "
+                               "successors), or module:Id for an env that importing module "
+                               "registers")
+
+
 def env_kwargs_option():
     """The `env_kwargs` config field that every algorithm's config shares."""
     return option({}, 'keyword arguments of gym.make, as a JSON object, e.g. '

@@ -2,8 +2,19 @@
 segments from several environments per rank (TRPO, PPO)."""
 from typing import Optional
 
-from onpolicy_flows.common.seeding import env_seed
+from onpolicy_flows.common.config import require
+from onpolicy_flows.common.seeding import MAX_ENVS_PER_RANK, env_seed
 from onpolicy_flows.envs.factory import make_env
+
+
+def require_envs_per_rank(envs_per_rank: int, timesteps_per_batch: int) -> None:
+    """UserError unless 1 <= envs_per_rank <= MAX_ENVS_PER_RANK (their seeds must not reach
+    the next rank's) and the rank's batch splits evenly over its environments."""
+    require(1 <= envs_per_rank <= MAX_ENVS_PER_RANK,
+            f"--envs-per-rank must be in [1, {MAX_ENVS_PER_RANK}]")
+    require(timesteps_per_batch % envs_per_rank == 0,
+            f"--timesteps-per-batch ({timesteps_per_batch}) must be a multiple of "
+            f"--envs-per-rank ({envs_per_rank})")
 
 
 def make_rank_envs(config, rank: int, run_dir: Optional[str]) -> list:

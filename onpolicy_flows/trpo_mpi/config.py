@@ -3,9 +3,15 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar, Dict, Tuple
 
-from onpolicy_flows.common.config import option, require
-from onpolicy_flows.common.seeding import MAX_ENVS_PER_RANK
-from onpolicy_flows.envs.factory import env_kwargs_option, env_name_in_paths
+from onpolicy_flows.common.config import (
+    bootstrap_truncation_option,
+    logdir_option,
+    option,
+    require,
+    save_every_option,
+)
+from onpolicy_flows.envs.factory import env_kwargs_option, env_name_in_paths, env_option
+from onpolicy_flows.envs.rank_envs import require_envs_per_rank
 from onpolicy_flows.policies import POLICY_CLASSES, PolicyConfig
 from onpolicy_flows.runs.progress import TIMESTEP_COUNTS
 from onpolicy_flows.trpo_mpi.policy_step import FISHER_RULES, NON_POSITIVE_FISHER
@@ -16,9 +22,7 @@ class TRPOConfig:
     ALGORITHM: ClassVar[str] = "trpo"
     POLICIES: ClassVar[Tuple[str, ...]] = POLICY_CLASSES
 
-    env: str = option("Hopper-v4", "gymnasium id (the paper's retired ids map to their "
-                                   "successors), or module:Id for an env that importing "
-                                   "module registers")
+    env: str = env_option()
     env_kwargs: dict = env_kwargs_option()
     seed: int = option(0, "base seed; rank r uses seed + 10000 * r")
     num_timesteps: int = option(1_000_000, "stop after this many env steps, summed over ranks")
@@ -47,26 +51,20 @@ class TRPOConfig:
         "for more env steps than --num-timesteps)", choices=TIMESTEP_COUNTS)
     gamma: float = option(0.99, "discount")
     lam: float = option(0.98, "GAE lambda")
-    bootstrap_truncation: bool = option(
-        True, "bootstrap from V(final observation) when the time limit cuts an episode "
-              "(--no-bootstrap-truncation: treat it as termination, as the original does)")
+    bootstrap_truncation: bool = bootstrap_truncation_option()
     entcoeff: float = option(0.0, "entropy bonus coefficient in the surrogate")
     vf_hidden_sizes: tuple = option((32, 32), "tanh hidden layers of the value function")
     vf_iters: int = option(5, "value-function epochs per iteration")
     vf_stepsize: float = option(1e-3, "value-function Adam step size")
     vf_batch_size: int = option(64, "value-function minibatch size")
     policy: PolicyConfig = dataclasses.field(default_factory=PolicyConfig)
-    logdir: str = option("logs", "parent directory of run directories")
-    save_every: int = option(10, "write a checkpoint every n iterations (and at the end)")
+    logdir: str = logdir_option()
+    save_every: int = save_every_option()
 
     def __post_init__(self):
         require(self.num_timesteps > 0, "--num-timesteps must be positive")
         require(self.timesteps_per_batch > 0, "--timesteps-per-batch must be positive")
-        require(1 <= self.envs_per_rank <= MAX_ENVS_PER_RANK,
-                f"--envs-per-rank must be in [1, {MAX_ENVS_PER_RANK}]")
-        require(self.timesteps_per_batch % self.envs_per_rank == 0,
-                f"--timesteps-per-batch ({self.timesteps_per_batch}) must be a multiple of "
-                f"--envs-per-rank ({self.envs_per_rank})")
+        require_envs_per_rank(self.envs_per_rank, self.timesteps_per_batch)
         require(self.max_kl > 0, "--max-kl must be positive")
         require(self.cg_iters > 0, "--cg-iters must be positive")
         require(self.cg_damping >= 0, "--cg-damping must be >= 0")
