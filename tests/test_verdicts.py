@@ -33,7 +33,7 @@ def test_ordering_rule():
 def test_a_decisive_verdict_also_needs_the_permutation_test():
     assert outcome(ORDERING, _evidence(0.8, 0.6, 1.0, p_above=0.1)) == Outcome.INCONCLUSIVE
     assert outcome(ORDERING, _evidence(0.2, 0.0, 0.4, p_below=0.1)) == Outcome.INCONCLUSIVE
-    assert outcome(NO_BIG_GAIN, _evidence(0.9, 0.6, 1.0, p_above=0.1)) == Outcome.INCONCLUSIVE
+    assert outcome(NO_BIG_GAIN, _evidence(0.9, 0.75, 1.0, p_above=0.1)) == Outcome.INCONCLUSIVE
 
 
 def test_three_runs_a_side_decide_only_when_every_run_of_one_side_ends_higher():
@@ -46,9 +46,11 @@ def test_three_runs_a_side_decide_only_when_every_run_of_one_side_ends_higher():
     assert overlapping[0] == Outcome.INCONCLUSIVE
 
 
-def test_no_big_gain_rule():
+def test_no_big_gain_is_refuted_only_by_a_large_gain():
     assert outcome(NO_BIG_GAIN, _evidence(0.5, 0.3, LARGE_EFFECT - 0.01)) == Outcome.REPRODUCED
-    assert outcome(NO_BIG_GAIN, _evidence(0.9, 0.6, 1.0)) == Outcome.NOT_REPRODUCED
+    assert outcome(NO_BIG_GAIN, _evidence(0.6, 0.55, 0.65)) == Outcome.REPRODUCED  # clear, small
+    assert outcome(NO_BIG_GAIN, _evidence(0.9, 0.75, 1.0)) == Outcome.NOT_REPRODUCED
+    assert outcome(NO_BIG_GAIN, _evidence(0.9, 0.6, 1.0)) == Outcome.INCONCLUSIVE  # large?
     assert outcome(NO_BIG_GAIN, _evidence(0.6, 0.4, 0.9)) == Outcome.INCONCLUSIVE
 
 
@@ -91,18 +93,26 @@ def test_runs_to_decide_follow_noethers_sample_size():
 def test_runs_to_decide_a_closeness_claim_count_the_distance_to_its_own_bounds():
     """P = 0.5 decides "no big gain" (upper end below 0.71, d = 0.21: 30 a side) and
     insensitivity (inside (0.29, 0.71), the same) though no ordering; P = 0.1 decides "no
-    big gain" soonest below 0.71 (d = 0.61) and insensitivity by the ordering (d = 0.4);
-    P = 0.69 leaves insensitivity its ordering distance (0.19 > 0.02)."""
+    big gain" below 0.71 (d = 0.61) and refutes insensitivity below 0.29 (d = 0.19, as
+    the ordering at P = 0.69); P = 0.69 is too near the band's end (d = 0.02) to decide
+    insensitivity with any number of runs worth running."""
     assert runs_to_decide(0.5, kind=NO_BIG_GAIN) == 30
     assert runs_to_decide(0.5, kind=INSENSITIVE) == 30
     assert runs_to_decide(0.1, kind=NO_BIG_GAIN) == 4
-    assert runs_to_decide(0.1, kind=INSENSITIVE) == runs_to_decide(0.1) == 9
-    assert runs_to_decide(0.69, kind=INSENSITIVE) == runs_to_decide(0.69) == 37
+    assert runs_to_decide(0.1, kind=INSENSITIVE) == runs_to_decide(0.69) == 37
+    assert runs_to_decide(0.69, kind=INSENSITIVE) is None
 
 
 def test_insensitivity_rule_needs_no_large_effect_either_way():
     assert outcome(INSENSITIVE, _evidence(0.5, 0.35, 0.65)) == Outcome.REPRODUCED
     assert outcome(INSENSITIVE, _evidence(0.4, 0.2, 0.6)) == Outcome.INCONCLUSIVE  # 0.2 < 0.29
-    assert outcome(INSENSITIVE, _evidence(0.1, 0.0, 0.3)) == Outcome.NOT_REPRODUCED
-    assert outcome(INSENSITIVE, _evidence(0.9, 0.7, 1.0)) == Outcome.NOT_REPRODUCED
-    assert outcome(INSENSITIVE, _evidence(0.9, 0.7, 1.0, p_above=0.1)) == Outcome.INCONCLUSIVE
+    assert outcome(INSENSITIVE, _evidence(0.6, 0.52, 0.68)) == Outcome.REPRODUCED  # clear, small
+    assert outcome(INSENSITIVE, _evidence(0.1, 0.0, 0.25)) == Outcome.NOT_REPRODUCED
+    assert outcome(INSENSITIVE, _evidence(0.9, 0.75, 1.0)) == Outcome.NOT_REPRODUCED
+    assert outcome(INSENSITIVE, _evidence(0.1, 0.0, 0.3)) == Outcome.INCONCLUSIVE  # large?
+    assert outcome(INSENSITIVE, _evidence(0.9, 0.75, 1.0, p_above=0.1)) == Outcome.INCONCLUSIVE
+
+
+def test_a_run_without_a_final_return_is_refused_rather_than_ranked():
+    with pytest.raises(ValueError, match="finite"):
+        judge(ORDERING, np.array([[1.0], [2.0], [np.nan]]), np.array([[0.0], [0.5], [0.7]]))

@@ -215,10 +215,10 @@ def claims_section(verdicts: Sequence[ClaimVerdict], original_verdicts: Sequence
         "per-task checks; mean final returns are over runs and tasks). For an inconclusive "
         "check, the last column estimates how many runs a side would decide it if P(A > B) "
         f"stayed as seen: Noether's sample size for a one-sided test at the "
-        f"{(1 - CONFIDENCE) / 2} of one end of the {CONFIDENCE:.0%} interval with power "
-        f"{POWER}, for an effect the margin of the verdict easiest to reach (P's distance to "
-        f"0.5; for \"no big gain\" also to {LARGE_EFFECT}, for insensitivity also to the "
-        f"nearer end of ({1 - LARGE_EFFECT:.2f}, {LARGE_EFFECT})) (\"more than "
+        f"{(1 - CONFIDENCE) / 2:.3f} level of one end of the {CONFIDENCE:.0%} interval with "
+        f"power {POWER}, for an effect the margin of the verdict easiest to reach (P's "
+        f"distance to 0.5 for an ordering, to {LARGE_EFFECT} for \"no big gain\", to the "
+        f"nearer end of ({1 - LARGE_EFFECT:.2f}, {LARGE_EFFECT}) for insensitivity) (\"more than "
         f"{MAX_RUNS_TO_DECIDE}\": P is too close to every bound for more seeds to settle it):",
         "",
         "| # | grid | tasks | steps | A vs B | runs A / B | mean final A / B | "

@@ -98,7 +98,8 @@ def permutation_p_value(better: np.ndarray, worse: np.ndarray) -> float:
     independent, so the statistic's distribution over tasks is the convolution of each
     task's (`_relabelled_wins`): exact where a task has at most MAX_EXACT_LABELINGS
     relabelings, estimated beyond from SAMPLED_LABELINGS random ones and the observed one
-    (which keeps the sampled test valid: p never below 1 / (SAMPLED_LABELINGS + 1)). With n
+    (on one task this keeps the sampled test valid: p never below 1 / (SAMPLED_LABELINGS +
+    1); convolved over several sampled tasks that bound is approximate). With n
     runs a side on one task the exact test cannot go below 1 / C(2n, n): 0.05 at 3 v 3,
     0.014 at 4 v 4, 0.004 at 5 v 5."""
     better, worse = np.asarray(better, dtype=float), np.asarray(worse, dtype=float)

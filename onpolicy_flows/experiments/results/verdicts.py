@@ -58,17 +58,19 @@ RULE = (f"The evidence for \"A is better than B\" is P(A > B), the probability t
         f"the verdict's direction; exact over every relabeling where a task has at most "
         f"{MAX_EXACT_LABELINGS:,}, else from {SAMPLED_LABELINGS:,} random ones and the "
         f"observed one, as for Figure 6's draws) to give p <= {ALPHA}. The paper's \"no big "
-        f"gain\" remark (\"A ~ B\") is **not reproduced** when the interval lies above 0.5 "
-        f"(and p <= {ALPHA}) and **reproduced** when it lies below {LARGE_EFFECT} (Vargha and "
-        f"Delaney's threshold of a large effect), inconclusive otherwise. The paper's "
-        f"insensitivity to a setting (\"A ~= B\", A the changed setting, B the default) is "
-        f"**reproduced** when the interval lies within ({1 - LARGE_EFFECT:.2f}, "
-        f"{LARGE_EFFECT}), no large effect either way, and **not reproduced** when it lies "
-        f"above or below 0.5 (with p <= {ALPHA}). Fewer than {MIN_RUNS} runs on either side "
-        f"is always inconclusive: {MIN_RUNS} a side is the fewest with which the "
-        f"permutation test can reach p = {ALPHA} on one task (1 / C(6, 3) = 0.05, when every "
-        f"run of one side ends above every run of the other; with a bootstrap interval that "
-        f"then collapses to a point); 4 a side can reach 0.014, 5 a side 0.004. A claim "
+        f"gain\" remark (\"A ~ B\") is **reproduced** when the interval lies below "
+        f"{LARGE_EFFECT} (Vargha and Delaney's threshold of a large effect) and **not "
+        f"reproduced** when it lies above {LARGE_EFFECT}, a large gain (and p <= {ALPHA}); a "
+        f"gain that is clear but smaller does not refute it. The paper's insensitivity to a "
+        f"setting (\"A ~= B\", A the changed setting, B the default) is **reproduced** when "
+        f"the interval lies within ({1 - LARGE_EFFECT:.2f}, {LARGE_EFFECT}), no large effect "
+        f"either way, and **not reproduced** when it lies wholly outside that band, a large "
+        f"effect one way or the other (with p <= {ALPHA} in its direction). Fewer than "
+        f"{MIN_RUNS} runs on either side is always inconclusive: {MIN_RUNS} a side is the "
+        f"fewest with which the permutation test can reach p = {ALPHA} on one task (1 / "
+        f"C(6, 3) = 0.05, when every run of one side ends above every run of the other; with "
+        f"a bootstrap interval that then collapses to a point); 4 a side can reach 0.014, 5 a "
+        f"side 0.004. A claim "
         f"checked several times (several pairs of policies or several grids) is reproduced "
         f"when every check is, not reproduced when any check is not, and inconclusive "
         f"otherwise.")
@@ -77,17 +79,25 @@ RULE = (f"The evidence for \"A is better than B\" is P(A > B), the probability t
 def outcome(kind: str, evidence: Evidence) -> Outcome:
     """The verdict of `kind` (ORDERING, NO_BIG_GAIN or INSENSITIVE) given the evidence."""
     probability = evidence.probability
-    above = probability.low > 0.5 and evidence.p_above <= ALPHA
-    below = probability.high < 0.5 and evidence.p_below <= ALPHA
     if kind == ORDERING:
-        if above:
-            return Outcome.REPRODUCED
-        return Outcome.NOT_REPRODUCED if below else Outcome.INCONCLUSIVE
-    if above or (kind == INSENSITIVE and below):
-        return Outcome.NOT_REPRODUCED
+        return {1: Outcome.REPRODUCED, -1: Outcome.NOT_REPRODUCED,
+                0: Outcome.INCONCLUSIVE}[_side(evidence, 0.5)]
+    if _side(evidence, LARGE_EFFECT) == 1 or (
+            kind == INSENSITIVE and _side(evidence, 1 - LARGE_EFFECT) == -1):
+        return Outcome.NOT_REPRODUCED  # a large effect
     small = probability.high < LARGE_EFFECT and (kind == NO_BIG_GAIN or
                                                  probability.low > 1 - LARGE_EFFECT)
     return Outcome.REPRODUCED if small else Outcome.INCONCLUSIVE
+
+
+def _side(evidence: Evidence, bound: float) -> int:
+    """1 when P(A > B)'s interval lies above `bound` and the permutation test finds A above B
+    at p <= ALPHA; -1 when it lies below and the test finds A below B; else 0."""
+    if evidence.probability.low > bound and evidence.p_above <= ALPHA:
+        return 1
+    if evidence.probability.high < bound and evidence.p_below <= ALPHA:
+        return -1
+    return 0
 
 
 def judge(kind: str, better: np.ndarray, worse: np.ndarray
@@ -96,6 +106,8 @@ def judge(kind: str, better: np.ndarray, worse: np.ndarray
     [runs_b, tasks] (B); the evidence is None when a side has no run."""
     if not len(better) or not len(worse):
         return Outcome.INCONCLUSIVE, None
+    if not (np.isfinite(better).all() and np.isfinite(worse).all()):
+        raise ValueError("final returns must be finite: leave out the runs without one")
     evidence = Evidence(probability_of_improvement(better, worse),
                         permutation_p_value(better, worse), permutation_p_value(worse, better))
     if min(len(better), len(worse)) < MIN_RUNS:
@@ -128,18 +140,15 @@ def runs_to_decide(probability: float, tasks: int = 1, kind: str = ORDERING
 
 
 def decisive_margin(probability: float, kind: str) -> float:
-    """The margin of the verdict the rule of `kind` reaches most easily from P(A > B): for
-    each verdict open to it, P's distance to the bound its interval must clear, and the
-    largest of these. Every kind decides once the interval leaves 0.5 (|P - 1/2|); "no big
-    gain" also once it lies below LARGE_EFFECT (LARGE_EFFECT - P), insensitivity also once
-    it lies inside (1 - LARGE_EFFECT, LARGE_EFFECT) (P's distance to the band's nearer
-    end)."""
-    margins = [abs(probability - 0.5)]
-    if kind == NO_BIG_GAIN and probability < LARGE_EFFECT:
-        margins.append(LARGE_EFFECT - probability)
-    if kind == INSENSITIVE and 1 - LARGE_EFFECT < probability < LARGE_EFFECT:
-        margins.append(min(probability - (1 - LARGE_EFFECT), LARGE_EFFECT - probability))
-    return max(margins)
+    """P(A > B)'s distance to the bound the interval must clear for the verdict the rule of
+    `kind` reaches most easily: 0.5 for an ordering; LARGE_EFFECT for "no big gain" (below
+    it reproduces, above it refutes); for insensitivity the nearer end of the band
+    (1 - LARGE_EFFECT, LARGE_EFFECT) (inside it reproduces, outside it refutes)."""
+    if kind == ORDERING:
+        return abs(probability - 0.5)
+    if kind == NO_BIG_GAIN:
+        return abs(LARGE_EFFECT - probability)
+    return min(abs(probability - (1 - LARGE_EFFECT)), abs(LARGE_EFFECT - probability))
 
 
 def combine(outcomes: Iterable[Outcome]) -> Outcome:
