@@ -60,6 +60,8 @@ def test_the_aggregate_uses_the_seeds_that_finished_every_task(grid_results):
         result.member.env == "Ant-v4" and result.member.seed == 2)]
     matrix = claims.score_matrix(missing_one, fig3.envs, "flow")
     assert matrix.shape == (2, 6)
+    pooled_twice = claims.score_matrix(missing_one + results, fig3.envs, "flow")
+    assert pooled_twice.shape == (5, 6)  # seeds 0 and 1 twice, seed 2 once on every task
 
 
 def test_claims_no_grid_can_check_are_not_tested(grid_results):

@@ -109,13 +109,15 @@ def finals_by_seed(results: Sequence[MemberResult], env: str, policy: str
 def score_matrix(results: Sequence[MemberResult], tasks: Sequence[str], policy: str
                  ) -> np.ndarray:
     """[runs, tasks] final returns of `policy`: on one task every run; on several, one row per
-    seed that has a final return on every task."""
+    seed that has a final return on every task (the k-th runs of a seed that several grids
+    pooled here ran more than once, as far as every task has a k-th)."""
     per_task = [finals_by_seed(results, env, policy) for env in tasks]
     if len(tasks) == 1:
         return np.array([value for values in per_task[0].values() for value in values])[:, None]
     seeds = sorted(set.intersection(*(set(by_seed) for by_seed in per_task)))
-    return np.array([[by_seed[seed][0] for by_seed in per_task] for seed in seeds]
-                    ).reshape(len(seeds), len(tasks))
+    rows = [[by_seed[seed][k] for by_seed in per_task] for seed in seeds
+            for k in range(min(len(by_seed[seed]) for by_seed in per_task))]
+    return np.array(rows).reshape(len(rows), len(tasks))
 
 
 def make_check(grid_name: str, tasks: Sequence[str], better: str, worse: str, kind: str,
