@@ -4,7 +4,7 @@ import pytest
 from fake_runs import fast_bootstrap  # noqa: F401 (a fixture)
 
 from onpolicy_flows.experiments.grids.grid import load_grid
-from onpolicy_flows.experiments.reference import ReferenceResult
+from onpolicy_flows.experiments.reference import ReferenceResult, task_name
 from onpolicy_flows.experiments.results import claims, page
 from onpolicy_flows.experiments.results.harvested import MemberResult
 from onpolicy_flows.experiments.results.verdicts import NO_BIG_GAIN, ORDERING, Outcome
@@ -139,8 +139,8 @@ def test_as_the_original_ran_it_pools_the_original_grids_pair_by_pair(grid_resul
 
 
 def test_the_humanoid_claim_reads_pybullets_port_of_roboschool_and_mujocos_humanoid():
-    assert claims.task_name("HumanoidBulletEnv-v0") == "Humanoid"
-    assert claims.task_name("HumanoidFlagrunBulletEnv-v0") == "HumanoidFlagrun"
+    assert task_name("HumanoidBulletEnv-v0") == "Humanoid"
+    assert task_name("HumanoidFlagrunBulletEnv-v0") == "HumanoidFlagrun"
     grid_results = {name: (load_grid(name), []) for name in ("fig4_humanoid",
                                                               "fig4_humanoid_mujoco")}
     matched = claims.claim_grids(claim("flow > gaussian", env="Humanoid"), grid_results)

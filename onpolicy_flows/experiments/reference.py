@@ -49,10 +49,13 @@ class ReferenceResult:
         """True for a number on our curves' metric (training-episode returns)."""
         return self.is_number and self.metric == TRAINING_RETURN
 
+    def covers(self, env: str) -> bool:
+        """True for any version of this task (for every task with env "*")."""
+        return self.env == "*" or task_name(self.env) == task_name(env)
+
     def applies_to(self, env: str, algorithm: str) -> bool:
         """True for this algorithm on any version of this task (or on every task, env "*")."""
-        return self.algorithm == algorithm and (
-            self.env == "*" or task_name(self.env) == task_name(env))
+        return self.algorithm == algorithm and self.covers(env)
 
 
 def task_name(env_id: str) -> str:

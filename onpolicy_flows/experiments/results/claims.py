@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from onpolicy_flows.experiments.grids.grid import Grid
-from onpolicy_flows.experiments.reference import ReferenceResult, task_name
+from onpolicy_flows.experiments.reference import ReferenceResult
 from onpolicy_flows.experiments.results.costs import cost_on_substitute
 from onpolicy_flows.experiments.results.harvested import GridResults, MemberResult
 from onpolicy_flows.experiments.results.verdicts import (
@@ -87,8 +87,7 @@ def claim_grids(reference: ReferenceResult, grid_results: GridResults
                 or bool(grid.max_kl_draws) != wants_draws
                 or not policies <= set(grid.policies)):
             continue
-        tasks = [env for env in grid.envs
-                 if reference.env == "*" or task_name(env) == task_name(reference.env)]
+        tasks = [env for env in grid.envs if reference.covers(env)]
         if tasks:
             matches.append((grid, tasks, results))
     return matches
@@ -178,8 +177,8 @@ def _pooled_checks(reference: ReferenceResult, grids) -> List[Check]:
     checks = []
     for better, worse in pairs:
         tasks = [env for env in envs
-                 if (reference.env == "*" or task_name(env) == task_name(reference.env))
-                 and (env, better) in declared and (env, worse) in declared]
+                 if reference.covers(env) and (env, better) in declared
+                 and (env, worse) in declared]
         if tasks:
             checks.append(check_pair(name, tasks, pooled, kind, better, worse))
     return checks
