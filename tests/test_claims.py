@@ -5,7 +5,7 @@ from fake_runs import fast_bootstrap  # noqa: F401 (a fixture)
 
 from onpolicy_flows.experiments.grids.grid import load_grid
 from onpolicy_flows.experiments.reference import ReferenceResult, task_name
-from onpolicy_flows.experiments.results import claims, page
+from onpolicy_flows.experiments.results import claims, page_claims
 from onpolicy_flows.experiments.results.harvested import MemberResult
 from onpolicy_flows.experiments.results.verdicts import NO_BIG_GAIN, ORDERING, Outcome
 
@@ -203,9 +203,9 @@ def test_the_fixed_std_summary_names_the_tasks_of_a_split_claim(grid_results):
     grid_results = dict(grid_results, fixed_std=(fixed, fake_results(
         fixed, lambda m: 1000.0 + m.seed if m.env in high else -50.0 - m.seed)))
     checks = claims.substituted_checks(claim("flow > gaussian"), grid_results, "fixed_std")
-    assert page.claim_summary(1, checks) == (
+    assert page_claims.claim_summary(1, checks) == (
         "claim 1 **inconclusive** (per task: reproduced on Hopper-v4, HalfCheetah-v4, Ant-v4, "
         "Reacher-v4; not reproduced on Walker2d-v4, Swimmer-v4)")
     ordered = claims.substituted_checks(claim("gmm-K2 > gaussian", env="Ant"), grid_results,
                                         "fixed_std")
-    assert page.claim_summary(2, ordered) == "claim 2 **reproduced**"
+    assert page_claims.claim_summary(2, ordered) == "claim 2 **reproduced**"
