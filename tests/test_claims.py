@@ -147,6 +147,11 @@ def test_the_humanoid_claim_reads_pybullets_port_of_roboschool_and_mujocos_human
     assert [(grid.name, tasks) for grid, tasks, _ in matched] == [
         ("fig4_humanoid", ["HumanoidBulletEnv-v0"]),
         ("fig4_humanoid_mujoco", ["Humanoid-v4"])]
+    both = claims.claim_grids(claim("flow > gaussian", env="Humanoid, HumanoidFlagrun"),
+                              grid_results)
+    assert [(grid.name, tasks) for grid, tasks, _ in both] == [
+        ("fig4_humanoid", ["HumanoidBulletEnv-v0", "HumanoidFlagrunBulletEnv-v0"]),
+        ("fig4_humanoid_mujoco", ["Humanoid-v4"])]
 
 
 def test_original_grids_pool_only_with_others_of_their_budget(grid_results):

@@ -4,7 +4,7 @@ An entry is either a number (value +- std at a step budget, with the `metric` it
 a claim (in words, with the quote it rests on; `compare` and `checked_on` say how our runs
 check it, see verdicts.py and claims.py). Entries name tasks as their source does; they apply
 to every gymnasium version of that task ("Hopper-v3" and "Hopper" both match our Hopper-v4;
-"*" matches every task).
+"*" matches every task); a claim about several tasks names them all, separated by commas.
 """
 import json
 import os
@@ -50,8 +50,10 @@ class ReferenceResult:
         return self.is_number and self.metric == TRAINING_RETURN
 
     def covers(self, env: str) -> bool:
-        """True for any version of this task (for every task with env "*")."""
-        return self.env == "*" or task_name(self.env) == task_name(env)
+        """True for any version of this entry's task, or of one of its tasks where it names
+        several ("Humanoid, HumanoidFlagrun"); for every task with env "*"."""
+        return self.env == "*" or task_name(env) in {
+            task_name(task.strip()) for task in self.env.split(",")}
 
     def applies_to(self, env: str, algorithm: str) -> bool:
         """True for this algorithm on any version of this task (or on every task, env "*")."""
