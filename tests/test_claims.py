@@ -214,3 +214,12 @@ def test_the_fixed_std_summary_names_the_tasks_of_a_split_claim(grid_results):
     ordered = claims.substituted_checks(claim("gmm-K2 > gaussian", env="Ant"), grid_results,
                                         "fixed_std")
     assert page_claims.claim_summary(2, ordered) == "claim 2 **reproduced**"
+
+
+def test_the_tally_counts_each_outcome_of_the_claims(grid_results):
+    verdicts = [claims.check_claim(claim(compare, env=env), grid_results)
+                for compare, env in [("flow > gmm-K5", "*"), ("gaussian > flow", "Hopper"),
+                                     ("flow > gaussian", "Humanoid")]]
+    verdicts.append(claims.ClaimVerdict(claim("flow > gaussian"), [], Outcome.NOT_TESTED))
+    assert page_claims.tally(verdicts) == ("1 reproduced, 1 not reproduced, 1 inconclusive, "
+                                           "1 not tested")

@@ -127,8 +127,8 @@ def write_results_page(results_root: str, page_path: str, figures_dir: str) -> L
                                                     link)
     written += entropy_figures
     page = "\n\n".join([header(grid_results),
-                        completeness_section(grid_results, seconds_per_step(results_root)),
                         claims_section(verdicts, original_verdicts, grid_results),
+                        completeness_section(grid_results, seconds_per_step(results_root)),
                         log_std_section(grid_results, results_root),
                         *filter(None, [fixed_std_section(claimed, grid_results)]),
                         parity_section(grid_results), *filter(None, [entropy_text]),

@@ -43,6 +43,14 @@ def check_text(check: Check) -> str:
             f"{evidence_text(check.evidence)}, runs {check.runs[0]} vs {check.runs[1]}")
 
 
+def tally(verdicts: Sequence[ClaimVerdict]) -> str:
+    """'2 reproduced, 5 not reproduced, 6 inconclusive': the count of each outcome, in the
+    order of Outcome, leaving out those no claim has."""
+    counts = [(outcome, sum(verdict.outcome == outcome for verdict in verdicts))
+              for outcome in Outcome]
+    return ", ".join(f"{count} {outcome.value}" for outcome, count in counts if count)
+
+
 def claims_section(verdicts: Sequence[ClaimVerdict], original_verdicts: Sequence[ClaimVerdict],
                    grid_results: GridResults) -> str:
     rows, check_rows = [], []
@@ -64,6 +72,9 @@ def claims_section(verdicts: Sequence[ClaimVerdict], original_verdicts: Sequence
         "",
         "Each claim is decided twice: with the port's defaults, and as the original code ran "
         f"it: every policy with `--original` ({ORIGINAL_VIEW_NOTE}).",
+        "",
+        f"In all, of the {len(verdicts)} claims: with the port's defaults "
+        f"{tally(verdicts)}; as the original code ran it {tally(original_verdicts)}.",
         "",
         "| # | claim | algorithm | task (paper) | paper's steps | verdict, port's defaults | "
         "evidence | verdict, as the original code ran it | evidence |",
