@@ -89,9 +89,15 @@ def budget_text(grid: Grid, verdicts: Sequence[ClaimVerdict]) -> str:
     return text + ("; the paper does not state its budget." if budgets else ".")
 
 
+def grid_title(grid: Grid) -> str:
+    """The heading of a grid's section; a Figure 6 grid's says so, with or without runs."""
+    return f"### {grid.name}" + (": sensitivity to max_kl (Figure 6)"
+                                 if grid.max_kl_draws else "")
+
+
 def grid_section(grid: Grid, results: Sequence[MemberResult], figure: Optional[str],
                  references: List[ReferenceResult], verdicts: Sequence[ClaimVerdict]) -> str:
-    lines = [f"### {grid.name}", "", f"{grid.description} {budget_text(grid, verdicts)}", ""]
+    lines = [grid_title(grid), "", f"{grid.description} {budget_text(grid, verdicts)}", ""]
     if not results:
         return "\n".join(lines + ["No finished run yet.", ""])
     if figure:
@@ -122,7 +128,7 @@ def max_kl_section(grid: Grid, results: Sequence[MemberResult], figure: str,
     max_kls = sorted({result.member.max_kl for result in results})
     span = f"{max_kls[0]:.4f} to {max_kls[-1]:.4f}" if max_kls else "-"
     return "\n".join([
-        f"### {grid.name}: sensitivity to max_kl (Figure 6)", "",
+        grid_title(grid), "",
         f"{grid.description} {budget_text(grid, verdicts)} Finished draws span max_kl "
         f"{span}; each draw is one run, and the claim's verdict above compares the two "
         "policies over the draws.", "",
