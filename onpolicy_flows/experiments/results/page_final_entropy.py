@@ -8,10 +8,11 @@ import numpy as np
 from onpolicy_flows.experiments.episodes import FINAL_FRACTION
 from onpolicy_flows.experiments.grids.grid import Grid
 from onpolicy_flows.experiments.results.harvested import GridResults, MemberResult
+from onpolicy_flows.experiments.results.page_claims import FIXED_STD_GRID
 from onpolicy_flows.experiments.results.page_text import number
 from onpolicy_flows.experiments.results.parity import logged
 
-DEFAULTS_GRID, FIXED_STD_GRID = "fig3_trpo", "fixed_std"
+DEFAULTS_GRID = "fig3_trpo"
 STD_1 = "gaussian, std 1"  # fixed_std's Gaussian, as its column is labelled
 Column = Tuple[str, str]  # (grid name, policy label)
 
@@ -52,7 +53,7 @@ def more_random_ends_lower(table: Dict[str, Dict[Column, Tuple[float, float]]], 
 
 def final_entropy_section(grid_results: GridResults, results_root: str) -> Optional[str]:
     """The section, or None before fig3_trpo has runs that log their entropy."""
-    if DEFAULTS_GRID not in grid_results or not grid_results[DEFAULTS_GRID][1]:
+    if DEFAULTS_GRID not in grid_results:
         return None
     defaults = grid_results[DEFAULTS_GRID][0]
     columns = [(DEFAULTS_GRID, policy) for policy in defaults.policies]
