@@ -33,7 +33,8 @@ def resolution(text: str):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dir", help="a run directory written by run.trpo, run.acktr or run.ppo")
+    parser.add_argument("run_dir",
+                        help="a run directory written by run.trpo, run.acktr or run.ppo")
     parser.add_argument("--checkpoint", default=None,
                         help="iteration number, ckpt-N name or path (default: the latest)")
     parser.add_argument("--episodes", type=int, default=5)

@@ -4,7 +4,8 @@ from onpolicy_flows.runs.cli import main_guard, train_from_command_line
 
 
 def main():
-    train_from_command_line(PPOConfig, learn, "PPO with MPI workers (the original's ppo2 defaults)")
+    train_from_command_line(PPOConfig, learn,
+                            "PPO with MPI workers (the original's ppo2 defaults)")
 
 
 if __name__ == "__main__":

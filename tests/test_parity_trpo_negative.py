@@ -137,8 +137,9 @@ def test_fisher_products_direction_and_negative_quadratic_form(negative):
 
 
 def test_trpo_step_takes_no_step(negative):
-    """From our CG's direction and from the original's: fisher_not_positive = 1, step_accepted = 0, no line-search trial, the parameters
-    bit-for-bit those before (the original's after its NaN trials, or at its `continue`).
+    """From our CG's direction and from the original's: fisher_not_positive = 1,
+    step_accepted = 0, no line-search trial, the parameters bit-for-bit those before (the
+    original's after its NaN trials, or at its `continue`).
     The losses reported are those before the step (meankl 0); the original GMM logged its
     last trial's, NaN (docs/divergences.md, "Logged losses after a failed line search")."""
     g = negative.golden

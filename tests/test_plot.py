@@ -16,7 +16,8 @@ def write_run(parent, name, timesteps, returns, policy="gaussian", env="Hopper-v
     path = os.path.join(parent, name)
     os.makedirs(path)
     config = dict(env=env, seed=seed, num_timesteps=int(max(timesteps)), format_version=1,
-                  policy=dict(policy=policy, num_components=num_components), **(extra_config or {}))
+                  policy=dict(policy=policy, num_components=num_components),
+                  **(extra_config or {}))
     with open(os.path.join(path, "config.json"), "w") as file:
         json.dump(config, file)
     with open(os.path.join(path, "progress.csv"), "w") as file:

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from onpolicy_flows.policies import PolicyConfig
 from onpolicy_flows.policies.base import Policy
 from onpolicy_flows.policies.box import BOUNDARY_EPSILON
 from onpolicy_flows.policies.gaussian import GaussianPolicy

@@ -3,3 +3,5 @@ May import `policies`, `runs`, `envs` and `common`."""
 from onpolicy_flows.acktr.acktr import ACKTRLearner, learn
 from onpolicy_flows.acktr.config import ACKTRConfig
 from onpolicy_flows.acktr.kfac import KFACOptimizer
+
+__all__ = ["ACKTRConfig", "ACKTRLearner", "KFACOptimizer", "learn"]

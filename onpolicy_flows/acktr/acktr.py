@@ -40,7 +40,7 @@ from onpolicy_flows.envs.factory import make_env, space_dims
 from onpolicy_flows.policies.base import CompiledActor, Policy
 from onpolicy_flows.policies.factory import make_policy
 from onpolicy_flows.runs.logger import Logger
-from onpolicy_flows.runs.progress import Progress
+from onpolicy_flows.runs.progress import Progress, record_counters
 from onpolicy_flows.runs.rollback import Rollback
 from onpolicy_flows.runs.training import train
 
@@ -270,12 +270,8 @@ class ACKTRLearner:
         record("stepsize", stepsize)
         record("EVBefore", ev_before)
         record("EVAfter", ev_after)
-        record("EpThisIter", len(returns))
-        record("EpisodesSoFar", int(self.progress.episodes.numpy()))
-        record("TimestepsSoFar", int(self.progress.timesteps.numpy()))
-        record("TimeElapsed", float(self.progress.elapsed_seconds))
-        record("Iteration", int(self.progress.iteration))
-        return self.logger.dump(int(self.progress.timesteps.numpy()))
+        record_counters(record, self.progress, len(returns))
+        return self.logger.dump(int(self.progress.timesteps))
 
     def close(self):
         self.env.close()

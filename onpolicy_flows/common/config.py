@@ -29,6 +29,11 @@ def option(default, help: str, **extra) -> Any:
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def summed_timesteps_option() -> Any:
+    """The `num_timesteps` field of the MPI learners (TRPO, PPO)."""
+    return option(1_000_000, "stop after this many env steps, summed over ranks")
+
+
 def bootstrap_truncation_option() -> Any:
     """The `bootstrap_truncation` field every algorithm's config shares (default: on)."""
     return option(True, "bootstrap from V(final observation) when the time limit cuts an "

@@ -1,10 +1,21 @@
 """The monitored environments of one MPI rank, for the learners that collect fixed-length
 segments from several environments per rank (TRPO, PPO)."""
-from typing import Optional
+from typing import Any, Optional
 
-from onpolicy_flows.common.config import require
-from onpolicy_flows.common.seeding import MAX_ENVS_PER_RANK, env_seed
+from onpolicy_flows.common.config import option, require
+from onpolicy_flows.common.seeding import MAX_ENVS_PER_RANK, RANK_SEED_STRIDE, env_seed
 from onpolicy_flows.envs.factory import make_env
+
+
+def rank_seed_option() -> Any:
+    """The `seed` field of the learners that build their envs here."""
+    return option(0, f"base seed; rank r uses seed + {RANK_SEED_STRIDE} * r")
+
+
+def envs_per_rank_option() -> Any:
+    """The `envs_per_rank` field of the learners that build their envs here."""
+    return option(1, "environments per MPI rank, stepped in lock-step with one batched acting "
+                     "call (1: the original's single environment per rank)")
 
 
 def require_envs_per_rank(envs_per_rank: int, timesteps_per_batch: int) -> None:

@@ -4,3 +4,5 @@ tanh-squashed Gaussian (tanh_gaussian.py), all on `base.Policy`; which one to bu
 (config.py, free of TensorFlow, re-exported here) and building it (factory.py).
 May import `common` only."""
 from onpolicy_flows.policies.config import POLICY_CLASSES, PolicyConfig
+
+__all__ = ["POLICY_CLASSES", "PolicyConfig"]

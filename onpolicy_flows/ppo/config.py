@@ -11,9 +11,14 @@ from onpolicy_flows.common.config import (
     option,
     require,
     save_every_option,
+    summed_timesteps_option,
 )
 from onpolicy_flows.envs.factory import env_kwargs_option, env_name_in_paths, env_option
-from onpolicy_flows.envs.rank_envs import require_envs_per_rank
+from onpolicy_flows.envs.rank_envs import (
+    envs_per_rank_option,
+    rank_seed_option,
+    require_envs_per_rank,
+)
 from onpolicy_flows.policies import POLICY_CLASSES, PolicyConfig
 from onpolicy_flows.ppo.vec_normalize import NORMALIZER_UPDATES
 
@@ -25,14 +30,12 @@ class PPOConfig:
 
     env: str = env_option()
     env_kwargs: dict = env_kwargs_option()
-    seed: int = option(0, "base seed; rank r uses seed + 10000 * r")
-    num_timesteps: int = option(1_000_000, "stop after this many env steps, summed over ranks")
+    seed: int = rank_seed_option()
+    num_timesteps: int = summed_timesteps_option()
     timesteps_per_batch: int = option(
         2048, "env steps per rank per iteration (ppo2's nsteps; split evenly over "
               "--envs-per-rank)")
-    envs_per_rank: int = option(
-        1, "environments per MPI rank, stepped in lock-step with one batched acting call "
-           "(1: the original's single environment)")
+    envs_per_rank: int = envs_per_rank_option()
     num_minibatches: int = option(
         32, "minibatches per epoch; each rank's batch is split into this many")
     epochs: int = option(10, "passes over the batch per iteration")

@@ -109,6 +109,12 @@ def record_progress(record, progress: Progress, episodes_this_iteration: int) ->
     TimestepsSoFar, TimeElapsed (seconds), and Iteration."""
     record("EpLenMean", progress.mean_recent_length())
     record("EpRewMean", progress.mean_recent_return())
+    record_counters(record, progress, episodes_this_iteration)
+
+
+def record_counters(record, progress: Progress, episodes_this_iteration: int) -> None:
+    """Calls `record(key, value)` for the counters every learner logs last: EpThisIter,
+    EpisodesSoFar, TimestepsSoFar, TimeElapsed (seconds) and Iteration."""
     record("EpThisIter", episodes_this_iteration)
     record("EpisodesSoFar", int(progress.episodes))
     record("TimestepsSoFar", int(progress.timesteps))

@@ -1,5 +1,5 @@
-"""Run under `mpirun -np N`: three ACKTR iterations on InvertedPendulum-v4; every rank writes a JSON
-file with its parameters, its observation filter, what it collected and the logged rows."""
+"""Run under `mpirun -np N`: three ACKTR iterations on InvertedPendulum-v4; every rank writes
+a JSON file with its parameters, its observation filter, what it collected and the logged rows."""
 import sys
 
 import numpy as np

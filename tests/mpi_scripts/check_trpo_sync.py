@@ -1,5 +1,6 @@
-"""Run under `mpirun -np N`: two TRPO iterations on Reacher-v4 (two action dimensions: no flow coupling sees an all-zero input); every rank prints a JSON line
-with its policy and value-function parameters and its rank-averaged KLs of both steps."""
+"""Run under `mpirun -np N`: two TRPO iterations on Reacher-v4 (two action dimensions: no
+flow coupling sees an all-zero input); every rank prints a JSON line with its policy and
+value-function parameters and its rank-averaged KLs of both steps."""
 import json
 import os
 import sys

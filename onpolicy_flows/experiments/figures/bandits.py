@@ -3,8 +3,8 @@
 Each policy maximises E[r(a)] + c H[pi] = E_a[r(a) - c log pi(a)], estimated with pathwise
 samples (toy_fitting.pathwise_samples: stratified over components for the GMM). The optimum
 is pi* proportional to exp(r(a) / c).
-(a) r(a) = -a^T Sigma^-1 a with correlated Sigma, c = 0.1: pi* = N(0, c Sigma / 2); the statistic is
-    the correlation coefficient of the learned actions (0 for a factorized Gaussian).
+(a) r(a) = -a^T Sigma^-1 a with correlated Sigma, c = 0.1: pi* = N(0, c Sigma / 2); the
+    statistic is the correlation coefficient of the learned actions (0 for a factorized Gaussian).
 (b) r(a) = max_i -(a - mu_i)^T Lambda^-1 (a - mu_i), two modes mu_i, c = 0.5 (at c = 0.1
     pi* is so sharply bimodal that the reverse-KL fit of every class here but the GMM
     collapses onto one mode): the statistic is the share of samples within MODE_RADIUS of
