@@ -95,7 +95,7 @@ def test_an_untested_claim_is_costed_on_its_substitute_task(grid_results):
     assert ("the paper's 60 runs of 5e6 steps would take about 187h30m of one core here on "
             "Humanoid-v4") in verdict.note
     assert "the flow, not run there, at the gaussian's rate x 1.50, their median ratio over " \
-        "6 other task(s)" in verdict.note
+        "6 other tasks" in verdict.note
     original = claims.check_claim(reference, grid_results, claims.ORIGINAL_VIEW)
     assert "of one core" not in original.note
 

@@ -10,6 +10,7 @@ from onpolicy_flows.common.durations import format_duration
 from onpolicy_flows.experiments.grids.estimates import median_rates
 from onpolicy_flows.experiments.reference import ReferenceResult
 from onpolicy_flows.experiments.results.harvested import GridResults
+from onpolicy_flows.experiments.results.page_text import counted
 
 
 def measured_rates(algorithm: str, grid_results: GridResults
@@ -47,12 +48,12 @@ def cost_on_substitute(reference: ReferenceResult, policies: Sequence[str],
     for policy in policies:
         if policy in measured:
             rate, runs = rates[(reference.substitute, policy)]
-            parts.append(f"the {policy}'s median over its {runs} run(s) there")
+            parts.append(f"the {policy}'s median over its {counted(runs, 'run')} there")
         else:
             ratio, tasks = slowdown(policy, basis, rates)
             rate = rates[(reference.substitute, basis)][0] * ratio
             parts.append(f"the {policy}, not run there, at the {basis}'s rate x {ratio:.2f}, "
-                         f"their median ratio over {tasks} other task(s)")
+                         f"their median ratio over {counted(tasks, 'other task')}")
         seconds += reference.runs / len(policies) * reference.timesteps * rate
     return (f"; the paper's {reference.runs} runs of {reference.timesteps:.0e} steps would take "
             f"about {format_duration(seconds)} of one core here on {reference.substitute}, the "

@@ -11,7 +11,13 @@ from onpolicy_flows.experiments.results.claims import (
     substituted_checks,
 )
 from onpolicy_flows.experiments.results.harvested import GridResults
-from onpolicy_flows.experiments.results.page_text import evidence_text, number, ordered, steps_text
+from onpolicy_flows.experiments.results.page_text import (
+    counted,
+    evidence_text,
+    number,
+    ordered,
+    steps_text,
+)
 from onpolicy_flows.experiments.results.statistics import CONFIDENCE
 from onpolicy_flows.experiments.results.verdicts import (
     LARGE_EFFECT,
@@ -190,8 +196,9 @@ def disagreements_section(verdicts: Sequence[ClaimVerdict], grid_results: GridRe
         lines += [f"- **{verdict.reference.claim}** ({verdict.reference.algorithm}, "
                   f"{part.tasks[0]} alone): {check_text(part)}"
                   for verdict, part in on_single_tasks]
-    lines += ["", f"{open_} claim(s) are inconclusive (too few runs or overlapping results) "
-                  f"and {untested} are not tested by any grid.", "",
+    lines += ["", f"{counted(open_, 'claim')} {'is' if open_ == 1 else 'are'} inconclusive "
+                  f"(too few runs or overlapping results) and {untested} "
+                  f"{'is' if untested == 1 else 'are'} not tested by any grid.", "",
               "### What might explain a disagreement", "",
               "Our deliberate differences from the original code are listed in "
               "[divergences.md](divergences.md). The grids below each change one of them "

@@ -17,6 +17,11 @@ def number(value: float) -> str:
     return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
 
 
+def counted(count: int, noun: str) -> str:
+    """'1 run', '3 runs': `count` and the noun, with an s where the count is not one."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def estimate_text(estimate: Optional[Estimate], digits: Optional[int] = None) -> str:
     if estimate is None:
         return "-"
