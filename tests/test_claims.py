@@ -223,3 +223,19 @@ def test_the_tally_counts_each_outcome_of_the_claims(grid_results):
     verdicts.append(claims.ClaimVerdict(claim("flow > gaussian"), [], Outcome.NOT_TESTED))
     assert page_claims.tally(verdicts) == ("1 reproduced, 1 not reproduced, 1 inconclusive, "
                                            "1 not tested")
+
+
+def test_the_views_are_set_side_by_side_for_the_claims_both_decide():
+    """Claims decided in both views are grouped by their pair of verdicts, in claim order;
+    a claim open in either view is left out."""
+    def verdicts(*outcomes):
+        return [claims.ClaimVerdict(claim("flow > gaussian"), [], outcome)
+                for outcome in outcomes]
+    ours = verdicts(Outcome.NOT_REPRODUCED, Outcome.NOT_REPRODUCED, Outcome.INCONCLUSIVE,
+                    Outcome.NOT_REPRODUCED, Outcome.REPRODUCED)
+    theirs = verdicts(Outcome.REPRODUCED, Outcome.REPRODUCED, Outcome.REPRODUCED,
+                      Outcome.NOT_REPRODUCED, Outcome.NOT_TESTED)
+    assert page_claims.view_changes(ours, theirs) == (
+        "Decided in both views: claims 1 and 2 not reproduced with the port's defaults but "
+        "reproduced as the original code ran it; claim 4 not reproduced in both.")
+    assert page_claims.view_changes(ours[2:3], theirs[2:3]) == ""

@@ -57,6 +57,29 @@ def tally(verdicts: Sequence[ClaimVerdict]) -> str:
     return ", ".join(f"{count} {outcome.value}" for outcome, count in counts if count)
 
 
+DECIDED = (Outcome.REPRODUCED, Outcome.NOT_REPRODUCED)
+
+
+def view_changes(verdicts: Sequence[ClaimVerdict],
+                 original_verdicts: Sequence[ClaimVerdict]) -> str:
+    """Which claims the two views decide, and whether alike: 'Decided in both views: claims
+    1 and 2 not reproduced with the port's defaults but reproduced as the original code ran
+    it; claim 5 not reproduced in both.' Empty when no claim is decided in both."""
+    groups = {}
+    for index, (verdict, original) in enumerate(zip(verdicts, original_verdicts), start=1):
+        if verdict.outcome in DECIDED and original.outcome in DECIDED:
+            groups.setdefault((verdict.outcome, original.outcome), []).append(index)
+    parts = []
+    for (ours, theirs), indices in groups.items():
+        numbers = [str(index) for index in indices]
+        claims = (f"claim {numbers[0]}" if len(numbers) == 1 else
+                  f"claims {', '.join(numbers[:-1])} and {numbers[-1]}")
+        parts.append(f"{claims} {ours.value} in both" if ours == theirs else
+                     f"{claims} {ours.value} with the port's defaults but {theirs.value} as "
+                     "the original code ran it")
+    return f"Decided in both views: {'; '.join(parts)}." if parts else ""
+
+
 def claims_section(verdicts: Sequence[ClaimVerdict], original_verdicts: Sequence[ClaimVerdict],
                    grid_results: GridResults) -> str:
     rows, check_rows = [], []
@@ -80,7 +103,8 @@ def claims_section(verdicts: Sequence[ClaimVerdict], original_verdicts: Sequence
         f"it: every policy with `--original` ({ORIGINAL_VIEW_NOTE}).",
         "",
         f"In all, of the {len(verdicts)} claims: with the port's defaults "
-        f"{tally(verdicts)}; as the original code ran it {tally(original_verdicts)}.",
+        f"{tally(verdicts)}; as the original code ran it {tally(original_verdicts)}. "
+        f"{view_changes(verdicts, original_verdicts)}",
         "",
         "| # | claim | algorithm | task (paper) | paper's steps | verdict, port's defaults | "
         "evidence | verdict, as the original code ran it | evidence |",
