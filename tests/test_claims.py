@@ -239,3 +239,25 @@ def test_the_views_are_set_side_by_side_for_the_claims_both_decide():
         "Decided in both views: claims 1 and 2 not reproduced with the port's defaults but "
         "reproduced as the original code ran it; claim 4 not reproduced in both.")
     assert page_claims.view_changes(ours[2:3], theirs[2:3]) == ""
+
+
+def test_the_original_codes_own_grids_are_a_view_of_their_own(grid_results):
+    """original_code_acktr (the paper's code: flow and Gaussian ACKTR on Ant-v4) checks the
+    ACKTR claim on Ant and nothing else; it joins neither the defaults' view nor the
+    --original view, and the page sets its checks out with a summary in words."""
+    acktr = load_grid("original_code_acktr")
+    grid_results = dict(grid_results, original_code_acktr=(acktr, fake_results(
+        acktr, lambda m: (-20.0 if m.policy == "flow" else 2000.0) + m.seed)))
+    ant = claim("flow > gaussian", env="Ant", algorithm="acktr")
+    own = claims.check_claim(ant, grid_results, claims.ORIGINAL_CODE_VIEW)
+    assert [check.grid for check in own.checks] == ["original_code_acktr"]
+    assert own.checks[0].runs == (3, 3) and own.outcome == Outcome.NOT_REPRODUCED
+    for view in (claims.DEFAULTS_VIEW, claims.ORIGINAL_VIEW):
+        assert claims.check_claim(ant, grid_results, view).outcome == Outcome.NOT_TESTED
+    hopper = claims.check_claim(claim("flow > gaussian", env="Hopper", algorithm="acktr"),
+                                grid_results, claims.ORIGINAL_CODE_VIEW)
+    assert hopper.outcome == Outcome.NOT_TESTED and "grid of the original code runs" in hopper.note
+    section = page_claims.original_code_section([hopper.reference, ant], grid_results)
+    assert "| 2 | original_code_acktr | Ant-v4 | 1e6 | flow vs gaussian | 3 / 3 |" in section
+    assert section.endswith("claim 2 **not reproduced**.")
+    assert page_claims.original_code_section([hopper.reference], grid_results) == ""

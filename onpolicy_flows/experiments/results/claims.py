@@ -15,10 +15,12 @@ Each claim is decided twice: with the port's defaults (the grids above), and as 
 code ran it (ORIGINAL_VIEW): on the runs of the grids whose flags include `--original`
 (`is_original`), pooled per algorithm and budget (Figure 6's claims on the --original grids
 with max_kl draws, the others on those without), where the pool declares every policy the
-claim names; each pair of policies on the claim's tasks where both are declared.
+claim names; each pair of policies on the claim's tasks where both are declared. The grids
+of the original code's own runs (`is_original_code`), pooled the same way, give a third
+view where they run a claim's policies (ORIGINAL_CODE_VIEW).
 """
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -38,6 +40,7 @@ from onpolicy_flows.experiments.results.verdicts import (
 
 DEFAULT_SETTINGS, RANDOM_MAX_KL = "default settings", "random max_kl"
 DEFAULTS_VIEW, ORIGINAL_VIEW = "the port's defaults", "as the original code ran it"
+ORIGINAL_CODE_VIEW = "the original code itself"
 
 
 @dataclass(frozen=True)
@@ -148,14 +151,21 @@ def is_original(grid: Grid) -> bool:
     return bool(grid.flags.get("original"))
 
 
-def original_checks(reference: ReferenceResult, grid_results: GridResults) -> List[Check]:
-    """The claim's checks on the pooled runs of the `--original` grids of its algorithm with
-    the same budget (and max_kl draws where the claim is Figure 6's), where those grids
-    declare every policy the claim names (so Figure 3's claim is not checked on the Humanoid
-    grid, which has no GMM): each pair of policies on the claim's tasks where both run."""
+def is_original_code(grid: Grid) -> bool:
+    """Whether the grid's runs are the original code's own."""
+    return grid.original_code
+
+
+def original_checks(reference: ReferenceResult, grid_results: GridResults,
+                    selects: Callable[[Grid], bool] = is_original) -> List[Check]:
+    """The claim's checks on the pooled runs of the grids `selects` picks (the `--original`
+    grids, or the original code's own) of its algorithm with the same budget (and max_kl
+    draws where the claim is Figure 6's), where those grids declare every policy the claim
+    names (so Figure 3's claim is not checked on the Humanoid grid, which has no GMM): each
+    pair of policies on the claim's tasks where both run."""
     wants_draws = reference.checked_on == RANDOM_MAX_KL
     grids = [(grid, results) for grid, results in grid_results.values()
-             if is_original(grid) and grid.algorithm == reference.algorithm
+             if selects(grid) and grid.algorithm == reference.algorithm
              and bool(grid.max_kl_draws) == wants_draws]
     budgets = sorted({grid.num_timesteps for grid, _ in grids})
     return [check for budget in budgets for check in _pooled_checks(
@@ -209,14 +219,16 @@ def substituted_checks(reference: ReferenceResult, grid_results: GridResults,
 
 def check_claim(reference: ReferenceResult, grid_results: GridResults,
                 view: str = DEFAULTS_VIEW) -> ClaimVerdict:
-    """The verdict of one claim in `view` (DEFAULTS_VIEW or ORIGINAL_VIEW); NOT_TESTED, with
-    a note, when no grid can check it."""
+    """The verdict of one claim in `view` (DEFAULTS_VIEW, ORIGINAL_VIEW or
+    ORIGINAL_CODE_VIEW); NOT_TESTED, with a note, when no grid can check it."""
     if reference.compare is None:
         return ClaimVerdict(reference, [], Outcome.NOT_TESTED,
                             "no grid is declared for this claim")
-    if view == ORIGINAL_VIEW:
-        checks = original_checks(reference, grid_results)
-        missing = f"no --original grid runs {reference.algorithm} on {reference.env}" + (
+    if view in (ORIGINAL_VIEW, ORIGINAL_CODE_VIEW):
+        checks = original_checks(reference, grid_results, is_original if
+                                 view == ORIGINAL_VIEW else is_original_code)
+        which = "--original grid" if view == ORIGINAL_VIEW else "grid of the original code"
+        missing = f"no {which} runs {reference.algorithm} on {reference.env}" + (
             " with random max_kl" if reference.checked_on == RANDOM_MAX_KL else "")
     else:
         kind, pairs = parse_compare(reference.compare)

@@ -23,6 +23,7 @@ from onpolicy_flows.experiments.results.page_claims import (
     claims_section,
     disagreements_section,
     fixed_std_section,
+    original_code_section,
 )
 from onpolicy_flows.experiments.results.page_figures import draw_grid_curves, draw_max_kl_quantiles
 from onpolicy_flows.experiments.results.page_final_entropy import final_entropy_section
@@ -132,7 +133,9 @@ def write_results_page(results_root: str, page_path: str, figures_dir: str) -> L
                         completeness_section(grid_results, seconds_per_step(results_root)),
                         log_std_section(grid_results, results_root),
                         *filter(None, [fixed_std_section(claimed, grid_results)]),
-                        parity_section(grid_results), *filter(None, [entropy_text]),
+                        parity_section(grid_results),
+                        *filter(None, [original_code_section(claimed, grid_results),
+                                       entropy_text]),
                         disagreements_section(verdicts, grid_results),
                         *filter(None, [final_entropy_section(grid_results, results_root)]),
                         "## Learning curves and final returns", *curve_sections,
