@@ -2,7 +2,8 @@
 checks behind them, the claims with the std-1 Gaussian alone and on the original code's
 own runs, and where the results disagree with the paper (with the variant grids that test
 our deliberate differences)."""
-from typing import List, Sequence
+import re
+from typing import List, Sequence, Tuple
 
 from onpolicy_flows.experiments.reference import ReferenceResult
 from onpolicy_flows.experiments.results.claims import (
@@ -122,16 +123,20 @@ def claims_section(verdicts: Sequence[ClaimVerdict], original_verdicts: Sequence
         f"nearer end of ({1 - LARGE_EFFECT:.2f}, {LARGE_EFFECT}) for insensitivity) (\"more than "
         f"{MAX_RUNS_TO_DECIDE}\": P is too close to every bound for more seeds to settle it):",
         "",
-        "| # | grid | tasks | steps | A vs B | runs A / B | mean final A / B | "
-        "P(A > B) [95% CI], p | verdict | runs a side to decide |",
-        "|---:|---|---|---:|---|---:|---:|---|---|---:|",
+        *CHECK_TABLE_HEAD,
         *check_rows])
 
 
+CHECK_TABLE_HEAD = ["| # | grid | tasks | steps | A vs B | runs A / B | mean final A / B | "
+                    "P(A > B) [95% CI], p | verdict | runs a side to decide |",
+                    "|---:|---|---|---:|---|---:|---:|---|---|---:|"]
+
+
 def check_steps(check: Check, grid_results: GridResults) -> str:
-    """The budget of the check's grid (the largest of a pool's)."""
+    """The budget of the check's grid (the largest of a pool's, 'a + b', or of a grid and
+    the variant that replaces one side, 'a / b')."""
     return steps_text(max(grid_results[name][0].num_timesteps
-                          for name in check.grid.split(" + ")))
+                          for name in re.split(r" \+ | / ", check.grid)))
 
 
 def check_row(index: int, check: Check, tasks: str, steps: str) -> str:
@@ -164,53 +169,45 @@ def fixed_std_section(claimed: Sequence[ReferenceResult], grid_results: GridResu
     other policy's from the port's defaults: what the fixed std alone does to them."""
     if FIXED_STD_GRID not in grid_results:
         return ""
-    steps = steps_text(grid_results[FIXED_STD_GRID][0].num_timesteps)
-    rows, summaries = [], []
-    for index, reference in enumerate(claimed, start=1):
-        if reference.compare is None:
-            continue
-        checks = substituted_checks(reference, grid_results, FIXED_STD_GRID)
-        for check in checks:
-            rows += check_with_its_tasks(index, check, steps)
-        if checks:
-            summaries.append(claim_summary(index, checks))
-    if not rows:
-        return ""
-    return "\n".join([
-        "### Does the fixed std alone explain the claims?", "",
+    checked = [(index, substituted_checks(reference, grid_results, FIXED_STD_GRID))
+               for index, reference in enumerate(claimed, start=1)
+               if reference.compare is not None]
+    return checked_elsewhere_section(
+        "Does the fixed std alone explain the claims?",
         "The claims about the TRPO Gaussian, with the Gaussian's runs taken from the "
         f"{FIXED_STD_GRID} grid (`--log-std fixed`: std 1, as the original's; every other "
         "setting the port's default) and the other policy's from fig3_trpo. Measured, one "
         "restored behaviour at a time; the claims' second verdict above restores all of them.",
-        "",
-        "| # | grids | tasks | steps | A vs B | runs A / B | mean final A / B | "
-        "P(A > B) [95% CI], p | verdict | runs a side to decide |",
-        "|---:|---|---|---:|---|---:|---:|---|---|---:|", *rows, "",
-        "In words, with the std-1 Gaussian: " + "; ".join(summaries) + "."])
+        "with the std-1 Gaussian", checked, grid_results)
 
 
 def original_code_section(claimed: Sequence[ReferenceResult],
                           grid_results: GridResults) -> str:
     """The claims that the original code's own runs check (its grids run every policy the
     claim names on the claim's task), with the checks behind them."""
-    rows, summaries = [], []
-    for index, reference in enumerate(claimed, start=1):
-        checks = check_claim(reference, grid_results, ORIGINAL_CODE_VIEW).checks
-        for check in checks:
-            rows += check_with_its_tasks(index, check, check_steps(check, grid_results))
-        if checks:
-            summaries.append(claim_summary(index, checks))
-    if not rows:
-        return ""
-    return "\n".join([
-        "### The claims on the original code's own runs", "",
+    checked = [(index, check_claim(reference, grid_results, ORIGINAL_CODE_VIEW).checks)
+               for index, reference in enumerate(claimed, start=1)]
+    return checked_elsewhere_section(
+        "The claims on the original code's own runs",
         "The claims whose policies the original code's own grids run on the claim's task, "
         "decided by the same rule on those runs alone (the paper's code as it ran, not the "
-        "port). Measured; the other claims have no such grid.", "",
-        "| # | grids | tasks | steps | A vs B | runs A / B | mean final A / B | "
-        "P(A > B) [95% CI], p | verdict | runs a side to decide |",
-        "|---:|---|---|---:|---|---:|---:|---|---|---:|", *rows, "",
-        "In words, on the original code's own runs: " + "; ".join(summaries) + "."])
+        "port). Measured; the other claims have no such grid.",
+        "on the original code's own runs", checked, grid_results)
+
+
+def checked_elsewhere_section(title: str, intro: str, where: str,
+                              checked: Sequence[Tuple[int, Sequence[Check]]],
+                              grid_results: GridResults) -> str:
+    """A section of claims decided on other runs than the claims table's: `checked` [(claim
+    number, its checks)] as rows (each check with its tasks) and a summary in words; empty
+    when no claim has a check."""
+    rows = [row for index, checks in checked for check in checks
+            for row in check_with_its_tasks(index, check, check_steps(check, grid_results))]
+    if not rows:
+        return ""
+    summaries = [claim_summary(index, checks) for index, checks in checked if checks]
+    return "\n".join([f"### {title}", "", intro, "", *CHECK_TABLE_HEAD, *rows, "",
+                      f"In words, {where}: " + "; ".join(summaries) + "."])
 
 
 def claim_summary(index: int, checks: Sequence[Check]) -> str:
