@@ -21,6 +21,7 @@ sys.path.insert(0, REPO_ROOT)
 
 from onpolicy_flows.common.errors import UserError  # noqa: E402
 from onpolicy_flows.experiments.grids import reproduce  # noqa: E402
+from onpolicy_flows.experiments.grids.estimates import original_code_rates  # noqa: E402
 from onpolicy_flows.experiments.grids.grid import GridMember, load_grid  # noqa: E402
 from onpolicy_flows.runs.cli import main_guard  # noqa: E402
 
@@ -69,14 +70,15 @@ def main():
     paths = reproduce.GridPaths(grid.name, args.logs_root, args.results_root)
     plans = reproduce.plan_grid(paths, grid.members(args.seeds, args.policies, args.envs))
     print(f"grid {grid.name}: {grid.description}")
-    print(reproduce.plan_report(plans, {}, args.parallel))
+    rates = original_code_rates(args.results_root)
+    print(reproduce.plan_report(plans, rates, args.parallel))
     if args.dry_run:
         for plan in plans:
             if plan.action in reproduce.TO_RUN:
                 print(shlex.join(original_command(paths, plan)))
         return
     reproduce.harvest_finished(paths, plans, print)
-    reproduce.GridRunner(paths, parallel=args.parallel,
+    reproduce.GridRunner(paths, parallel=args.parallel, rates=rates,
                          command=original_command).run_to_exit(plans)
 
 

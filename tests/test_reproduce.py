@@ -143,6 +143,26 @@ def test_estimates_come_from_finished_results_else_the_class_else_the_default(se
     assert estimates.seconds_per_step(paths.results_root) == rates
 
 
+def test_the_original_codes_rates_are_its_own_else_the_ports_times_its_slowdown(setting,
+                                                                              tmp_path):
+    """The port at 1 ms a step on one task and 2 ms on another, the original code at 3 ms on
+    the first: the original's rate there, and three times the port's on the other."""
+    grid, paths = setting
+    first, second = grid.members()[0], next(member for member in grid.members()
+                                            if member.env != grid.members()[0].env)
+    for name, member, rate in (("a", first, 1e-3), ("b", second, 2e-3)):
+        write_fake_run(str(tmp_path / "results" / "port" / name), member_config(member.flags),
+                       [1_000_000], seconds_per_step=rate)
+    write_fake_run(str(tmp_path / "results" / "original" / "a"),
+                   dict(member_config(first.flags), code="original"), [1_000_000],
+                   seconds_per_step=3e-3)
+    rates = estimates.original_code_rates(paths.results_root)
+    assert rates[(first.algorithm, first.env, first.policy)] == pytest.approx(3e-3)
+    assert rates[(second.algorithm, second.env, second.policy)] == pytest.approx(6e-3)
+    assert estimates.seconds_per_step(paths.results_root, original_code=True) == {
+        (first.algorithm, first.env, first.policy): pytest.approx(3e-3)}
+
+
 def test_runner_harvests_finished_members_moves_stale_runs_and_reports_failures(
         setting, monkeypatch):
     grid, paths = setting

@@ -39,6 +39,11 @@ def test_page_shows_completeness_verdicts_variants_and_figures(results_root, tmp
     assert "| fig3_trpo | 6 / 72 | 66 (36h40m) | 0 |" in page
     # envs_per_rank's 3 Hopper flows at the 1000 s of the flow's runs there (1 ms a step)
     assert "| envs_per_rank | 0 / 3 | 3 (50m00s) | 0 |" in page
+    # the original code's 18 TRPO runs: none of its own finished, so the port's rates (no
+    # slowdown measured): 6 on Hopper at 1000 s, 12 elsewhere at the default 2000 s
+    assert "| original_code | 0 / 18 | 18 (8h20m) | 0 |" in page
+    # with original_code_acktr (6 ACKTR runs at 1500 s) and acktr_entropy_original (4 at 150 s)
+    assert "and 28 of the original code, about 11h00m" in page
     # final returns: the mean of the last 5 of 100 episodes rising linearly to 3000 + seed,
     # i.e. (3000 + seed) * 97 / 99; Hopper's flow beats the Gaussian in every seed pair
     assert ("| 1 | fig3_trpo | &nbsp;&nbsp;Hopper-v4 alone | 1e6 | flow vs gaussian | 3 / 3 | "

@@ -35,17 +35,29 @@ def median_rates(samples: Iterable[Tuple[Key, float, float]]) -> Dict[Key, Tuple
     return {key: (median(values), len(values)) for key, values in rates.items()}
 
 
-def seconds_per_step(results_root: str) -> Dict[RateKey, float]:
+def seconds_per_step(results_root: str, original_code: bool = False
+                     ) -> Dict[RateKey, float]:
     """Median wall-clock seconds per env step of the port's harvested runs under
-    `results_root`, per (algorithm, env, policy label)."""
+    `results_root` (with `original_code`, of the original code's own runs), per (algorithm,
+    env, policy label)."""
     samples = []
     for run_dir in find_run_dirs([results_root]) if os.path.isdir(results_root) else []:
         config, progress = read_config(run_dir), read_progress(run_dir)
-        if config.get("code") != "original":
+        if (config.get("code") == "original") == original_code:
             key = (algorithm_of(config), config["env"], policy_label(config["policy"]))
             samples.append((key, last_logged(progress, ELAPSED_KEY),
                             last_logged(progress, TIMESTEP_KEY)))
     return {key: rate for key, (rate, _) in median_rates(samples).items()}
+
+
+def original_code_rates(results_root: str) -> Dict[RateKey, float]:
+    """Seconds per env step for the original code's runs: its own finished runs' where there
+    are some; elsewhere the port's rate times the median ratio of the original's rate to the
+    port's over the keys both have (1 where none has both)."""
+    port, original = seconds_per_step(results_root), seconds_per_step(results_root, True)
+    ratios = [rate / port[key] for key, rate in original.items() if key in port]
+    slowdown = median(ratios) if ratios else 1.0
+    return {**{key: rate * slowdown for key, rate in port.items()}, **original}
 
 
 def policy_class(label: str) -> str:

@@ -13,6 +13,7 @@ from onpolicy_flows.experiments.grids.estimates import (
     ESTIMATE_SOURCE,
     RateKey,
     estimated_seconds,
+    original_code_rates,
     seconds_per_step,
 )
 from onpolicy_flows.experiments.grids.grid import load_all_grids
@@ -63,11 +64,15 @@ of the final returns with 95% bootstrap intervals (rliable).
 """
 
 
-def completeness_section(grid_results: GridResults, rates: Dict[RateKey, float]) -> str:
+def completeness_section(grid_results: GridResults, rates: Dict[RateKey, float],
+                         original_rates: Dict[RateKey, float]) -> str:
     """Finished and missing runs per grid, with the time the missing ones would take on one
-    core at `rates` (estimates.py): none for a grid this machine does not run (frozen, the
-    original code's), nor for a member another grid trains (`reuse`, counted there)."""
-    rows, total_missing, total_seconds = [], 0, 0.0
+    core at `rates` (estimates.py; the original code's grids at `original_rates`): none for a
+    frozen grid of the port (made elsewhere), nor for a member another grid trains (`reuse`,
+    counted there)."""
+    rows = []
+    missing_runs = {False: 0, True: 0}  # by whether the original code runs them
+    missing_seconds = {False: 0.0, True: 0.0}
     for grid, results in ordered(grid_results):
         declared = grid.members()
         done = {result.member.name for result in results}
@@ -76,11 +81,13 @@ def completeness_section(grid_results: GridResults, rates: Dict[RateKey, float])
         commits = sorted({(result.git_commit or "unknown")[:7] +
                           ("+dirty" if (result.git_commit or "").endswith("dirty") else "")
                           for result in results})
-        to_train = [] if grid.frozen or grid.original_code else \
+        to_train = [] if grid.frozen and not grid.original_code else \
             [member for member in missing if not member.reused_from]
-        seconds = sum(estimated_seconds(member, member.num_timesteps, rates)
+        seconds = sum(estimated_seconds(member, member.num_timesteps,
+                                        original_rates if grid.original_code else rates)
                       for member in to_train)
-        total_missing, total_seconds = total_missing + len(to_train), total_seconds + seconds
+        missing_runs[grid.original_code] += len(to_train)
+        missing_seconds[grid.original_code] += seconds
         left = f"{len(missing)} ({format_duration(seconds)})" if to_train else str(len(missing))
         rows.append(f"| {grid.name} | {len(declared) - len(missing)} / {len(declared)} | "
                     f"{left} | {extra} | {', '.join(commits) or '-'} | {grid.description} |")
@@ -89,10 +96,13 @@ def completeness_section(grid_results: GridResults, rates: Dict[RateKey, float])
         "",
         "Finished runs per grid (`onpolicy_flows/experiments/grids/<grid>.json`) out of the "
         "members its figures need; missing runs with the time they would take on one core "
-        f"({ESTIMATE_SOURCE}); extra runs are those of optional seeds; commits are the code "
-        "that ran them (`+dirty`: with uncommitted changes). "
-        f"In all, {total_missing} runs of the port are missing, about "
-        f"{format_duration(total_seconds)} of one core.",
+        f"({ESTIMATE_SOURCE}; for the original code's grids, its own runs', else the port's "
+        "times its median slowdown); extra runs are those of optional seeds; commits are the "
+        "code that ran them (`+dirty`: with uncommitted changes). "
+        f"In all, {missing_runs[False]} runs of the port are missing, about "
+        f"{format_duration(missing_seconds[False])} of one core, and {missing_runs[True]} of "
+        f"the original code, about {format_duration(missing_seconds[True])} (it writes no "
+        "checkpoints: each must run whole).",
         "",
         "| grid | finished / needed | missing (one core) | extra runs | commits | what |",
         "|---|---:|---:|---:|---|---|",
@@ -130,7 +140,8 @@ def write_results_page(results_root: str, page_path: str, figures_dir: str) -> L
     written += entropy_figures
     page = "\n\n".join([header(grid_results),
                         claims_section(verdicts, original_verdicts, grid_results),
-                        completeness_section(grid_results, seconds_per_step(results_root)),
+                        completeness_section(grid_results, seconds_per_step(results_root),
+                                             original_code_rates(results_root)),
                         log_std_section(grid_results, results_root),
                         *filter(None, [fixed_std_section(claimed, grid_results)]),
                         parity_section(grid_results),
