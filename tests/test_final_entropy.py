@@ -3,14 +3,19 @@ tasks where the more random of two policies ends lower, against hand-computed va
 import numpy as np
 import pytest
 
+from onpolicy_flows.experiments.grids.grid import load_grid
 from onpolicy_flows.experiments.results import page_final_entropy
+from onpolicy_flows.experiments.results.harvested import MemberResult
 from onpolicy_flows.experiments.results.page_final_entropy import (
     DEFAULTS_GRID,
     FIXED_STD_GRID,
+    FLOW_SIZES_GRID,
     final_entropy,
     inference,
     more_random_ends_lower,
+    size_ranking_line,
 )
+from onpolicy_flows.experiments.results.parity import logged
 
 FLOW, GAUSSIAN, STD_1 = ((DEFAULTS_GRID, "flow"), (DEFAULTS_GRID, "gaussian"),
                          (FIXED_STD_GRID, "gaussian"))
@@ -50,3 +55,28 @@ def test_the_inference_is_printed_only_where_the_runs_bear_it_out():
     against = table(((2.0, 30.0), (1.0, 20.0), (9.0, 50.0)),
                     ((2.0, 30.0), (1.0, 20.0), (9.0, 50.0)))
     assert inference(against, columns).startswith("The runs do not bear out")
+
+
+def test_the_flow_sizes_are_ranked_by_entropy_against_return():
+    """Three sizes whose entropies rise as their returns fall: rank correlation -1; with the
+    returns reordered (ranks 0, 2, 1 against 0, 1, 2) it is +0.5."""
+    sizes = [(FLOW_SIZES_GRID, policy) for policy in ("flow", "flow-K2", "flow-K6")]
+    label = {column: column[1] for column in sizes}
+    falling = dict(zip(sizes, [(1.0, 30.0), (2.0, 20.0), (3.0, 10.0)]))
+    assert size_ranking_line("Reacher-v4", falling, label) == (
+        "- Reacher-v4: the least random size, flow, ends with entropy 1.00; the one that ends "
+        "highest, flow, with return 30.0; over the 3 sizes the rank correlation of final "
+        "entropy and final return is -1.00.")
+    mixed = dict(zip(sizes, [(1.0, 10.0), (2.0, 30.0), (3.0, 20.0)]))
+    assert size_ranking_line("Hopper-v4", mixed, label).endswith("is +0.50.")
+
+
+def test_a_reused_members_log_is_read_from_the_grid_that_trains_it(tmp_path):
+    """fig7's default flow is fig3_trpo's run: its entropy column comes from there."""
+    fig7 = load_grid(FLOW_SIZES_GRID)
+    member = next(member for member in fig7.members() if member.policy == "flow")
+    run_dir = tmp_path / DEFAULTS_GRID / member.name
+    run_dir.mkdir(parents=True)
+    (run_dir / "progress.csv").write_text("TimestepsSoFar,entropy\n1024,1.5\n2048,0.5\n")
+    result = MemberResult(member, np.zeros(100), 0.0, 60.0, "abc")
+    assert logged(str(tmp_path), fig7, result, "entropy").tolist() == [1.5, 0.5]

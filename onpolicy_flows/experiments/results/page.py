@@ -27,7 +27,10 @@ from onpolicy_flows.experiments.results.page_claims import (
     original_code_section,
 )
 from onpolicy_flows.experiments.results.page_figures import draw_grid_curves, draw_max_kl_quantiles
-from onpolicy_flows.experiments.results.page_final_entropy import final_entropy_section
+from onpolicy_flows.experiments.results.page_final_entropy import (
+    final_entropy_section,
+    flow_sizes_section,
+)
 from onpolicy_flows.experiments.results.page_grids import (
     grid_section,
     kl_ball_section,
@@ -148,7 +151,8 @@ def write_results_page(results_root: str, page_path: str, figures_dir: str) -> L
                         *filter(None, [original_code_section(claimed, grid_results),
                                        entropy_text]),
                         disagreements_section(verdicts, grid_results),
-                        *filter(None, [final_entropy_section(grid_results, results_root)]),
+                        *filter(None, [final_entropy_section(grid_results, results_root),
+                                       flow_sizes_section(grid_results, results_root)]),
                         "## Learning curves and final returns", *curve_sections,
                         kl_ball_section(results_root)]) + "\n"
     os.makedirs(os.path.dirname(os.path.abspath(page_path)), exist_ok=True)

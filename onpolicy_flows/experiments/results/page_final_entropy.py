@@ -1,6 +1,7 @@
-"""The results page's table of how random each TRPO policy ends: the logged entropy over the
+"""The results page's tables of how random each TRPO policy ends: the logged entropy over the
 last iterations of fig3_trpo's runs and fixed_std's std-1 Gaussian, beside their final
-returns, and how often the more random of two policies ends lower."""
+returns, and how often the more random of two policies ends lower; and the same for the flow
+sizes of Figure 7, with the rank correlation of entropy and return over the sizes."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -13,6 +14,7 @@ from onpolicy_flows.experiments.results.page_text import number
 from onpolicy_flows.experiments.results.parity import logged
 
 DEFAULTS_GRID = "fig3_trpo"
+FLOW_SIZES_GRID = "fig7_flow_ablation"
 STD_1 = "gaussian, std 1"  # fixed_std's Gaussian, as its column is labelled
 Column = Tuple[str, str]  # (grid name, policy label)
 
@@ -64,9 +66,6 @@ def final_entropy_section(grid_results: GridResults, results_root: str) -> Optio
     if not any(table.values()):
         return None
     label = {column: STD_1 if column[0] == FIXED_STD_GRID else column[1] for column in columns}
-    rows = [f"| {env} | " + " | ".join(
-        f"{cells[column][0]:.2f} / {number(cells[column][1])}" if column in cells else "-"
-        for column in columns) + " |" for env, cells in table.items()]
     return "\n".join([
         "### How random each policy ends", "",
         "Measured: the logged entropy of each TRPO policy (nats; for the flow and the GMM "
@@ -74,9 +73,55 @@ def final_entropy_section(grid_results: GridResults, results_root: str) -> Optio
         f"averaged over each run's last {FINAL_FRACTION:.0%} of iterations and over runs, "
         f"beside the final return (entropy / return), on {DEFAULTS_GRID}'s tasks and for "
         f"the std-1 Gaussian of {FIXED_STD_GRID}.", "",
-        "| task | " + " | ".join(label[column] for column in columns) + " |",
-        "|---|" + "---:|" * len(columns), *rows, "",
+        *entropy_table(table, columns, label), "",
         *comparison_lines(table, columns, label), "", inference(table, columns)])
+
+
+def entropy_table(table: Dict[str, Dict[Column, Tuple[float, float]]],
+                  columns: Sequence[Column], label: Dict[Column, str]) -> List[str]:
+    """A row per task, a column per (grid, policy): 'entropy / return', '-' without runs."""
+    return ["| task | " + " | ".join(label[column] for column in columns) + " |",
+            "|---|" + "---:|" * len(columns),
+            *(f"| {env} | " + " | ".join(
+                f"{cells[column][0]:.2f} / {number(cells[column][1])}" if column in cells
+                else "-" for column in columns) + " |" for env, cells in table.items())]
+
+
+def flow_sizes_section(grid_results: GridResults, results_root: str) -> Optional[str]:
+    """How random each flow size of Figure 7 ends beside its final return, and per task the
+    rank correlation of the two over the sizes; None before the grid has runs."""
+    if FLOW_SIZES_GRID not in grid_results:
+        return None
+    grid = grid_results[FLOW_SIZES_GRID][0]
+    columns = [(FLOW_SIZES_GRID, policy) for policy in grid.policies]
+    table = {env: entropy_and_return(results_root, grid_results, columns, env)
+             for env in grid.envs}
+    if not any(table.values()):
+        return None
+    label = {column: column[1] + (" (K = 4, l1 = 3)" if column[1] == "flow" else "")
+             for column in columns}
+    return "\n".join([
+        "### How random each flow size ends", "",
+        f"Measured, as above: the flows of {FLOW_SIZES_GRID} (Figure 7; flow-K<n>: K = n "
+        "pairs of couplings, flow-l<n>: l1 = n units in the couplings' nets; the default "
+        f"flow's runs are {DEFAULTS_GRID}'s).", "",
+        *entropy_table(table, columns, label), "",
+        *(size_ranking_line(env, cells, label) for env, cells in table.items()
+          if len(cells) >= 3)])
+
+
+def size_ranking_line(env: str, cells: Dict[Column, Tuple[float, float]],
+                      label: Dict[Column, str]) -> str:
+    """Which size ends with the least entropy, which highest, and Spearman's rank correlation
+    of final entropy and final return over the sizes (ties ranked in order)."""
+    columns = list(cells)
+    entropies, returns = (np.array([cells[column][i] for column in columns]) for i in (0, 1))
+    correlation = np.corrcoef(entropies.argsort().argsort(), returns.argsort().argsort())[0, 1]
+    return (f"- {env}: the least random size, {label[columns[entropies.argmin()]]}, ends with "
+            f"entropy {entropies.min():.2f}; the one that ends highest, "
+            f"{label[columns[returns.argmax()]]}, with return {number(returns.max())}; over "
+            f"the {len(columns)} sizes the rank correlation of final entropy and final return "
+            f"is {correlation:+.2f}.")
 
 
 INFERENCE = ("Inferred, not measured: within the same KL radius per step, the flow narrows more "

@@ -13,7 +13,7 @@ import numpy as np
 
 from onpolicy_flows.envs.factory import make_env, space_dims
 from onpolicy_flows.experiments.grids.grid import Grid
-from onpolicy_flows.experiments.grids.harvest import result_dir
+from onpolicy_flows.experiments.grids.harvest import member_result_dir
 from onpolicy_flows.experiments.results.claims import is_original, score_matrix
 from onpolicy_flows.experiments.results.harvested import GridResults, MemberResult
 from onpolicy_flows.experiments.results.verdicts import (
@@ -148,6 +148,7 @@ def action_dim(env_id: str) -> int:
 
 
 def logged(results_root: str, grid: Grid, result: MemberResult, key: str) -> np.ndarray:
-    """Column `key` [rows] of a harvested run's progress.csv (empty if it has none)."""
-    path = result_dir(results_root, grid.name, result.member.name)
+    """Column `key` [rows] of a harvested run's progress.csv (empty if it has none; a member
+    the grid reuses is read from the grid that trains it)."""
+    path = member_result_dir(results_root, grid.name, result.member)
     return read_progress(path).get(key, np.zeros(0))
