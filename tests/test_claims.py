@@ -236,7 +236,8 @@ def test_the_views_are_set_side_by_side_for_the_claims_both_decide():
     theirs = verdicts(Outcome.REPRODUCED, Outcome.REPRODUCED, Outcome.REPRODUCED,
                       Outcome.NOT_REPRODUCED, Outcome.NOT_TESTED)
     assert page_claims.view_changes(ours, theirs) == (
-        "Decided in both views: claims 1 and 2 not reproduced with the port's defaults but "
+        " Decided in both views of the table below: claims 1 and 2 not reproduced with the "
+        "port's defaults but "
         "reproduced as the original code ran it; claim 4 not reproduced in both.")
     assert page_claims.view_changes(ours[2:3], theirs[2:3]) == ""
 

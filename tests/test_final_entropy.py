@@ -59,16 +59,39 @@ def test_the_inference_is_printed_only_where_the_runs_bear_it_out():
 
 def test_the_flow_sizes_are_ranked_by_entropy_against_return():
     """Three sizes whose entropies rise as their returns fall: rank correlation -1; with the
-    returns reordered (ranks 0, 2, 1 against 0, 1, 2) it is +0.5."""
+    returns reordered (ranks 0, 2, 1 against 0, 1, 2) it is +0.5; tied entropies share
+    their mean rank; a constant side leaves it undefined."""
     sizes = [(FLOW_SIZES_GRID, policy) for policy in ("flow", "flow-K2", "flow-K6")]
     label = {column: column[1] for column in sizes}
     falling = dict(zip(sizes, [(1.0, 30.0), (2.0, 20.0), (3.0, 10.0)]))
-    assert size_ranking_line("Reacher-v4", falling, label) == (
-        "- Reacher-v4: the least random size, flow, ends with entropy 1.00; the one that ends "
-        "highest, flow, with return 30.0; over the 3 sizes the rank correlation of final "
-        "entropy and final return is -1.00.")
+    assert size_ranking_line("Reacher-v4", falling, label).endswith(
+        "rank correlation of final entropy and final return is -1.00.")
     mixed = dict(zip(sizes, [(1.0, 10.0), (2.0, 30.0), (3.0, 20.0)]))
-    assert size_ranking_line("Hopper-v4", mixed, label).endswith("is +0.50.")
+    assert size_ranking_line("Hopper-v4", mixed, label) == (
+        "- Hopper-v4: the least random size, flow, ends with entropy 1.00; the size with the "
+        "highest final return, flow-K2, ends with 30.0; over the 3 sizes the rank correlation "
+        "of final entropy and final return is +0.50.")
+    tied = dict(zip(sizes, [(1.0, 10.0), (1.0, 20.0), (3.0, 30.0)]))  # ranks .5 .5 2; 0 1 2
+    assert size_ranking_line("Hopper-v4", tied, label).endswith("is +0.87.")
+    flat = dict(zip(sizes, [(1.0, 10.0), (1.0, 20.0), (1.0, 30.0)]))
+    assert size_ranking_line("Hopper-v4", flat, label).endswith("is undefined.")
+
+
+def test_the_flow_sizes_section_waits_for_runs_and_labels_the_default(monkeypatch):
+    """No section before fig7 has runs; then a column per size, the default's labelled with
+    its K and l1, and a ranking line only for the tasks with at least 3 sizes."""
+    fig7 = load_grid(FLOW_SIZES_GRID)
+    assert page_final_entropy.flow_sizes_section({FLOW_SIZES_GRID: (fig7, [])}, "r") is None
+
+    def cells(root, grid_results, columns, env):
+        kept = columns if env == "Reacher-v4" else columns[:2]
+        return {column: (float(index), 10.0 - index) for index, column in enumerate(kept)}
+    monkeypatch.setattr(page_final_entropy, "entropy_and_return", cells)
+    section = page_final_entropy.flow_sizes_section({FLOW_SIZES_GRID: (fig7, [])}, "r")
+    assert "| task | flow (K = 4, l1 = 3) | flow-K2 | flow-K6 | flow-l5 | flow-l7 |" in section
+    assert "| Hopper-v4 | 0.00 / 10.0 | 1.00 / 9.0 | - | - | - |" in section
+    assert "- Reacher-v4:" in section and "- Hopper-v4:" not in section
+    assert section.endswith("is -1.00.")
 
 
 def test_a_reused_members_log_is_read_from_the_grid_that_trains_it(tmp_path):

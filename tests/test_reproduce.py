@@ -145,8 +145,10 @@ def test_estimates_come_from_finished_results_else_the_class_else_the_default(se
 
 def test_the_original_codes_rates_are_its_own_else_the_ports_times_its_slowdown(setting,
                                                                               tmp_path):
-    """The port at 1 ms a step on one task and 2 ms on another, the original code at 3 ms on
-    the first: the original's rate there, and three times the port's on the other."""
+    """The port's TRPO at 1 ms a step on one task and 2 ms on another, the original code's at
+    3 ms on the first: the original's rate there, and three times the port's on the other.
+    The port's ACKTR at 1 ms with the original's at 5 ms on another task: ACKTR's own
+    slowdown, 5, where the original's ACKTR has not run."""
     grid, paths = setting
     first, second = grid.members()[0], next(member for member in grid.members()
                                             if member.env != grid.members()[0].env)
@@ -161,6 +163,15 @@ def test_the_original_codes_rates_are_its_own_else_the_ports_times_its_slowdown(
     assert rates[(second.algorithm, second.env, second.policy)] == pytest.approx(6e-3)
     assert estimates.seconds_per_step(paths.results_root, original_code=True) == {
         (first.algorithm, first.env, first.policy): pytest.approx(3e-3)}
+    for name, flags, code, rate in (("c", second.flags, None, 1e-3),
+                                    ("d", dict(first.flags, env="Ant-v4"), None, 1e-3),
+                                    ("d", dict(first.flags, env="Ant-v4"), "original", 5e-3)):
+        config = dict(member_config(flags, "acktr"), **({"code": code} if code else {}))
+        write_fake_run(str(tmp_path / "results" / (code or "port") / f"acktr-{name}"), config,
+                       [1_000_000], seconds_per_step=rate)
+    rates = estimates.original_code_rates(paths.results_root)
+    assert rates[("acktr", second.env, second.policy)] == pytest.approx(5e-3)
+    assert rates[(second.algorithm, second.env, second.policy)] == pytest.approx(6e-3)
 
 
 def test_runner_harvests_finished_members_moves_stale_runs_and_reports_failures(

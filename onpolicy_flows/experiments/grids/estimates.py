@@ -35,7 +35,7 @@ def median_rates(samples: Iterable[Tuple[Key, float, float]]) -> Dict[Key, Tuple
     return {key: (median(values), len(values)) for key, values in rates.items()}
 
 
-def seconds_per_step(results_root: str, original_code: bool = False
+def seconds_per_step(results_root: str, *, original_code: bool = False
                      ) -> Dict[RateKey, float]:
     """Median wall-clock seconds per env step of the port's harvested runs under
     `results_root` (with `original_code`, of the original code's own runs), per (algorithm,
@@ -51,13 +51,21 @@ def seconds_per_step(results_root: str, original_code: bool = False
 
 
 def original_code_rates(results_root: str) -> Dict[RateKey, float]:
-    """Seconds per env step for the original code's runs: its own finished runs' where there
-    are some; elsewhere the port's rate times the median ratio of the original's rate to the
-    port's over the keys both have (1 where none has both)."""
-    port, original = seconds_per_step(results_root), seconds_per_step(results_root, True)
-    ratios = [rate / port[key] for key, rate in original.items() if key in port]
-    slowdown = median(ratios) if ratios else 1.0
-    return {**{key: rate * slowdown for key, rate in port.items()}, **original}
+    """Seconds per env step for the original code's runs: its own finished runs' rate where
+    there are some; elsewhere the port's rate times the original's slowdown on that
+    algorithm, the median ratio of the original's rate to the port's over the keys of that
+    algorithm both have (over every algorithm's where it has none; 1 where none has both)."""
+    port = seconds_per_step(results_root)
+    original = seconds_per_step(results_root, original_code=True)
+    ratios = {}
+    for key, rate in original.items():
+        if key in port:
+            ratios.setdefault(key[0], []).append(rate / port[key])
+    pooled = [ratio for values in ratios.values() for ratio in values]
+    slowdown = {algorithm: median(values) for algorithm, values in ratios.items()}
+    fallback = median(pooled) if pooled else 1.0
+    return {**{key: rate * slowdown.get(key[0], fallback) for key, rate in port.items()},
+            **original}
 
 
 def policy_class(label: str) -> str:

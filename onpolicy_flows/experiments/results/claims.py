@@ -217,6 +217,11 @@ def substituted_checks(reference: ReferenceResult, grid_results: GridResults,
     return checks
 
 
+# the views that pool grids: view -> (which grids, what the note calls one)
+POOLED_VIEWS = {ORIGINAL_VIEW: (is_original, "--original grid"),
+                ORIGINAL_CODE_VIEW: (is_original_code, "grid of the original code")}
+
+
 def check_claim(reference: ReferenceResult, grid_results: GridResults,
                 view: str = DEFAULTS_VIEW) -> ClaimVerdict:
     """The verdict of one claim in `view` (DEFAULTS_VIEW, ORIGINAL_VIEW or
@@ -224,10 +229,9 @@ def check_claim(reference: ReferenceResult, grid_results: GridResults,
     if reference.compare is None:
         return ClaimVerdict(reference, [], Outcome.NOT_TESTED,
                             "no grid is declared for this claim")
-    if view in (ORIGINAL_VIEW, ORIGINAL_CODE_VIEW):
-        checks = original_checks(reference, grid_results, is_original if
-                                 view == ORIGINAL_VIEW else is_original_code)
-        which = "--original grid" if view == ORIGINAL_VIEW else "grid of the original code"
+    if view in POOLED_VIEWS:
+        selects, which = POOLED_VIEWS[view]
+        checks = original_checks(reference, grid_results, selects)
         missing = f"no {which} runs {reference.algorithm} on {reference.env}" + (
             " with random max_kl" if reference.checked_on == RANDOM_MAX_KL else "")
     else:

@@ -99,8 +99,9 @@ def completeness_section(grid_results: GridResults, rates: Dict[RateKey, float],
         "",
         "Finished runs per grid (`onpolicy_flows/experiments/grids/<grid>.json`) out of the "
         "members its figures need; missing runs with the time they would take on one core "
-        f"({ESTIMATE_SOURCE}; for the original code's grids, its own runs', else the port's "
-        "times its median slowdown); extra runs are those of optional seeds; commits are the "
+        f"({ESTIMATE_SOURCE}; for the original code's grids, its own runs' rate, else that "
+        "rate of the port's times the original's median slowdown on the algorithm); extra "
+        "runs are those of optional seeds; commits are the "
         "code that ran them (`+dirty`: with uncommitted changes). "
         f"In all, {missing_runs[False]} runs of the port are missing, about "
         f"{format_duration(missing_seconds[False])} of one core, and {missing_runs[True]} of "

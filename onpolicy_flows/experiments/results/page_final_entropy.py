@@ -12,6 +12,7 @@ from onpolicy_flows.experiments.results.harvested import GridResults, MemberResu
 from onpolicy_flows.experiments.results.page_claims import FIXED_STD_GRID
 from onpolicy_flows.experiments.results.page_text import number
 from onpolicy_flows.experiments.results.parity import logged
+from onpolicy_flows.policies.config import PolicyConfig
 
 DEFAULTS_GRID = "fig3_trpo"
 FLOW_SIZES_GRID = "fig7_flow_ablation"
@@ -88,8 +89,9 @@ def entropy_table(table: Dict[str, Dict[Column, Tuple[float, float]]],
 
 
 def flow_sizes_section(grid_results: GridResults, results_root: str) -> Optional[str]:
-    """How random each flow size of Figure 7 ends beside its final return, and per task the
-    rank correlation of the two over the sizes; None before the grid has runs."""
+    """How random each flow size of Figure 7 ends beside its final return, and per task with
+    at least 3 sizes (the fewest a rank correlation says anything over) the rank correlation
+    of the two over the sizes; None before the grid has runs."""
     if FLOW_SIZES_GRID not in grid_results:
         return None
     grid = grid_results[FLOW_SIZES_GRID][0]
@@ -98,30 +100,42 @@ def flow_sizes_section(grid_results: GridResults, results_root: str) -> Optional
              for env in grid.envs}
     if not any(table.values()):
         return None
-    label = {column: column[1] + (" (K = 4, l1 = 3)" if column[1] == "flow" else "")
-             for column in columns}
+    default = PolicyConfig()
+    label = {column: column[1] + (f" (K = {default.num_layers}, l1 = {default.num_units})"
+                                  if column[1] == "flow" else "") for column in columns}
     return "\n".join([
         "### How random each flow size ends", "",
         f"Measured, as above: the flows of {FLOW_SIZES_GRID} (Figure 7; flow-K<n>: K = n "
         "pairs of couplings, flow-l<n>: l1 = n units in the couplings' nets; the default "
-        f"flow's runs are {DEFAULTS_GRID}'s).", "",
+        f"flow's runs are {DEFAULTS_GRID}'s). The rank correlation describes these few "
+        "means; it is no test.", "",
         *entropy_table(table, columns, label), "",
         *(size_ranking_line(env, cells, label) for env, cells in table.items()
           if len(cells) >= 3)])
 
 
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """[n] ranks 0..n-1 of `values`, tied values sharing the mean of their ranks."""
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts
+    return (first + (counts - 1) / 2.0)[inverse]
+
+
 def size_ranking_line(env: str, cells: Dict[Column, Tuple[float, float]],
                       label: Dict[Column, str]) -> str:
-    """Which size ends with the least entropy, which highest, and Spearman's rank correlation
-    of final entropy and final return over the sizes (ties ranked in order)."""
+    """Which size ends with the least entropy, which with the highest final return, and
+    Spearman's rank correlation of final entropy and final return over the sizes
+    ('undefined' where either is the same for every size)."""
     columns = list(cells)
     entropies, returns = (np.array([cells[column][i] for column in columns]) for i in (0, 1))
-    correlation = np.corrcoef(entropies.argsort().argsort(), returns.argsort().argsort())[0, 1]
+    ranks = [average_ranks(entropies), average_ranks(returns)]
+    correlation = "undefined" if min(np.ptp(rank) for rank in ranks) == 0 else \
+        f"{np.corrcoef(*ranks)[0, 1]:+.2f}"
     return (f"- {env}: the least random size, {label[columns[entropies.argmin()]]}, ends with "
-            f"entropy {entropies.min():.2f}; the one that ends highest, "
-            f"{label[columns[returns.argmax()]]}, with return {number(returns.max())}; over "
+            f"entropy {entropies.min():.2f}; the size with the highest final return, "
+            f"{label[columns[returns.argmax()]]}, ends with {number(returns.max())}; over "
             f"the {len(columns)} sizes the rank correlation of final entropy and final return "
-            f"is {correlation:+.2f}.")
+            f"is {correlation}.")
 
 
 INFERENCE = ("Inferred, not measured: within the same KL radius per step, the flow narrows more "
