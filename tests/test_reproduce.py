@@ -205,6 +205,32 @@ def test_runner_harvests_finished_members_moves_stale_runs_and_reports_failures(
         [Action.DONE, Action.START, Action.DONE]
 
 
+def test_the_runner_reports_the_steps_of_a_member_in_training(setting, monkeypatch):
+    """A member resumed at 1,000 steps logs 251,000 before it finishes: the progress lines
+    give its steps out of the budget and, at the pace since its start, the time left."""
+    grid, paths = setting
+    member = grid.members()[0]
+    live_run(paths, member, [1000], checkpoint=True)
+    lines = []
+
+    def fake_trainer(command, log_path):
+        run_dir = reproduce.run_dirs_in(paths.member_dir(member))[0]
+        write_fake_run(run_dir, member_config(member.flags), [1000, 251_000])
+        time.sleep(0.5)
+        live_run(paths, member, [1000, member.num_timesteps])
+        return 0
+
+    fake_trainers(monkeypatch, fake_trainer)
+    plans = reproduce.plan_grid(paths, [member])
+    assert plans[0].action == Action.RESUME
+    runner = reproduce.GridRunner(paths, report=lines.append, progress_seconds=0.1)
+    assert runner.run(plans) == [] and runner.training == {}
+    progress = [line for line in lines if line.startswith(f"  {member.name}: ")]
+    assert progress and all(f"of {member.num_timesteps:,} steps" in line for line in progress)
+    assert any("251,000 of" in line and "(25%)" in line and "left at its pace" in line
+               for line in progress)
+
+
 def test_frozen_grids_are_refused():
     reproduce.refuse_frozen(load_grid("fig3_trpo"))
     with pytest.raises(UserError, match="frozen"):

@@ -1,6 +1,7 @@
 """Bringing a grid up to date (`python -m run.reproduce`): decide for each member whether it
 is done, to harvest, to resume, to restart or to start; estimate the time left; run what is
-left, `parallel` at a time, harvesting each member as it finishes.
+left, `parallel` at a time, harvesting each member as it finishes and reporting every
+PROGRESS_SECONDS the steps of those in training.
 
 Layout (that of run.sweep): member NAME of grid GRID trains with `--logdir
 logs/grids/GRID/NAME`, so its run directory is the one directory the trainer creates there;
@@ -35,7 +36,7 @@ import shlex
 import shutil
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -68,6 +69,7 @@ LOG_FILE = "stdout.log"
 CLAIM_FILE = ".claim"
 ABANDONED_DIR = "_abandoned"
 ACTIVE_SECONDS = 600
+PROGRESS_SECONDS = 600  # how often a GridRunner reports the steps of the members it trains
 
 
 class Action(enum.Enum):
@@ -269,21 +271,32 @@ def refuse_frozen(grid: Grid) -> None:
 MemberCommand = Callable[[GridPaths, MemberPlan, Sequence[str]], List[str]]
 
 
+@dataclass(frozen=True)
+class Training:
+    """A member being trained: when its trainer started and the env steps its run had."""
+    member: GridMember
+    started: float
+    steps_at_start: float
+
+
 class GridRunner:
     """Runs a grid's members to resume, restart or start, `parallel` at a time, reporting
-    each as it ends and harvesting the ones that finished. `command` makes each member's
-    command line (default: our trainers; parity/run_original_grid.py trains the original
-    code's)."""
+    each as it ends (and every `progress_seconds` the steps of those in training) and
+    harvesting the ones that finished. `command` makes each member's command line (default:
+    our trainers; parity/run_original_grid.py trains the original code's)."""
 
     def __init__(self, paths: GridPaths, launcher: str = "", parallel: int = 1,
                  report: Callable[[str], None] = print,
                  rates: Optional[Dict[RateKey, float]] = None,
-                 command: MemberCommand = member_command):
+                 command: MemberCommand = member_command,
+                 progress_seconds: float = PROGRESS_SECONDS):
         self.paths, self.parallel, self.report = paths, max(1, parallel), report
         self.launcher = shlex.split(launcher)
         self.rates = rates or {}
         self.command = command
+        self.progress_seconds = progress_seconds
         self.trainers = Trainers()  # stop them with `trainers.stop` or its signals
+        self.training: Dict[str, Training] = {}  # by member name, written by the workers
 
     def run(self, plans: Sequence[MemberPlan]) -> List[str]:
         """Runs the plans to run; returns the names of the members that failed or stopped
@@ -293,18 +306,41 @@ class GridRunner:
         failed = []
         with ThreadPoolExecutor(max_workers=self.parallel) as pool:
             futures = {pool.submit(self._run_one, plan): plan for plan in todo}
-            for count, future in enumerate(as_completed(futures), start=1):
-                plan = futures[future]
-                ok, message = future.result()
-                if not ok:
-                    failed.append(plan.member.name)
-                seconds_left.pop(plan.member.name)
-                left = format_duration(sum(seconds_left.values()) / self.parallel)
-                self.report(f"[{count}/{len(todo)}] {message}; about {left} left")
+            pending, count = set(futures), 0
+            next_progress = time.time() + self.progress_seconds
+            while pending:
+                done, pending = wait(pending, max(0.0, next_progress - time.time()),
+                                     FIRST_COMPLETED)
+                if time.time() >= next_progress:
+                    self._report_progress()
+                    next_progress = time.time() + self.progress_seconds
+                for future in done:
+                    plan, count = futures[future], count + 1
+                    ok, message = future.result()
+                    if not ok:
+                        failed.append(plan.member.name)
+                    seconds_left.pop(plan.member.name)
+                    left = format_duration(sum(seconds_left.values()) / self.parallel)
+                    self.report(f"[{count}/{len(todo)}] {message}; about {left} left")
         warning = size_warning(self.paths.results_root)
         if warning:
             self.report(warning)
         return failed
+
+    def _report_progress(self) -> None:
+        """A line per member in training: the env steps its run has logged out of its
+        budget and, once it has logged some here, the time left at its pace so far."""
+        for training in list(self.training.values()):
+            member = training.member
+            run_dirs = run_dirs_in(self.paths.member_dir(member))
+            steps = timesteps_done(run_dirs[0]) if len(run_dirs) == 1 else 0.0
+            text = (f"  {member.name}: {steps:,.0f} of {member.num_timesteps:,} steps "
+                    f"({steps / member.num_timesteps:.0%})")
+            if steps > training.steps_at_start:
+                pace = (time.time() - training.started) / (steps - training.steps_at_start)
+                left = max(0.0, member.num_timesteps - steps) * pace
+                text += f", about {format_duration(left)} left at its pace"
+            self.report(text)
 
     def run_to_exit(self, plans: Sequence[MemberPlan]) -> None:
         """`run`, with SIGINT, SIGTERM and SIGHUP stopping the trainers (`Trainers`), for a
@@ -349,7 +385,13 @@ class GridRunner:
             self.report(f"{member.name}: unfinished run without a checkpoint moved to {moved}")
         self.report(f"{plan.action.value} {member.name}")
         started = time.time()
-        status = self.trainers.run_logged(self.command(self.paths, plan, self.launcher), log)
+        self.training[member.name] = Training(member, started, plan.timesteps_done
+                                              if plan.action == Action.RESUME else 0.0)
+        try:
+            status = self.trainers.run_logged(self.command(self.paths, plan, self.launcher),
+                                              log)
+        finally:
+            del self.training[member.name]
         took = format_duration(time.time() - started)
         run_dirs = run_dirs_in(self.paths.member_dir(member))
         if status != 0:
