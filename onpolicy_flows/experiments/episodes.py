@@ -2,8 +2,9 @@
 CSVs, on the env-step axis, smoothed by one rule.
 
 Every environment stream of a run (each MPI rank, each of a rank's environments; ACKTR's one
-environment) writes `monitor.<i>.csv` (or, harvested, `monitor.<i>.csv.gz`): a JSON header
-line starting with '#', then `r,l,t` rows, one per finished episode (return, length, seconds).
+environment) writes `monitor.<i>.csv` (or, harvested, `monitor.<i>.csv.xz` or `.gz`): a JSON
+header line starting with '#', then `r,l,t` rows, one per finished episode (return, length,
+seconds).
 An episode is placed on the env-step axis at the steps its stream had taken when it ended
 (the cumulative sum of that stream's lengths) times the number of streams: the run's total
 env steps at that moment, since the streams step in lock-step (TRPO) or there is one (ACKTR).
@@ -45,7 +46,7 @@ class Episodes:
 
 
 def monitor_paths(run_dir: str) -> List[str]:
-    """The run's monitor files (plain or gzipped), one per stream, by stream number."""
+    """The run's monitor files (plain or compressed), one per stream, by stream number."""
     found = {}
     for path in glob.glob(os.path.join(run_dir, MONITOR_GLOB)):
         match = MONITOR_NAME.match(plain_name(path))

@@ -1,9 +1,9 @@
 """Reading run directories: config.json and progress.csv of one training run.
 
 A run directory is any directory holding both files (what `run.trpo` writes, and ACKTR's
-runs likewise); progress.csv may be gzipped (progress.csv.gz, as in harvested results). The
-algorithm is read from config.json: an explicit "algorithm" key if one is ever written, else
-"acktr" when the config has ACKTR's "desired_kl" setting, else "trpo".
+runs likewise); progress.csv may be compressed (progress.csv.xz or .gz, as in harvested
+results). The algorithm is read from config.json: an explicit "algorithm" key if one is ever
+written, else "acktr" when the config has ACKTR's "desired_kl" setting, else "trpo".
 The config, not the directory name, decides, so renamed or copied directories group correctly.
 """
 import csv
@@ -121,8 +121,8 @@ def _run_dirs_under(path: str) -> List[str]:
 
 
 def read_progress(path: str) -> Dict[str, np.ndarray]:
-    """progress.csv (or .csv.gz) of run directory `path` as column name -> float array [rows];
-    empty cells are NaN; {} if the run has not logged yet."""
+    """progress.csv (or its .xz, .gz) of run directory `path` as column name -> float array
+    [rows]; empty cells are NaN; {} if the run has not logged yet."""
     if stored_path(os.path.join(path, PROGRESS_FILE)) is None:
         return {}
     with open_text(os.path.join(path, PROGRESS_FILE)) as file:

@@ -2,25 +2,31 @@
 results/<grid>/<member>/.
 
 Copied: config.json (it records the package version and the git commit that ran), progress.csv
-and the monitor CSVs, one per environment stream; a CSV larger than
-compressed.GZIP_ABOVE_BYTES is stored gzipped (name + .gz). Never the checkpoints, never tb/.
+(its numbers to FLOAT_DIGITS significant digits) and the monitor CSVs, one per environment
+stream; a CSV larger than compressed.COMPRESS_ABOVE_BYTES is stored xz-compressed (name + .xz).
+Never the checkpoints, never tb/.
 A result is written into a temporary folder beside its destination and renamed into place, so
 a harvest cut short never leaves a half result that looks complete. The whole results folder
 should stay under RESULTS_LIMIT_BYTES; `size_warning` says when it does not.
 """
+import csv
 import glob
+import io
 import os
 import shutil
 import tempfile
 from typing import List, Optional
 
-from onpolicy_flows.experiments.compressed import store
+from onpolicy_flows.experiments.compressed import read_text, store, store_text
 from onpolicy_flows.experiments.episodes import MONITOR_NAME
 from onpolicy_flows.experiments.grids.grid import GridMember
 from onpolicy_flows.experiments.runs import PROGRESS_FILE, is_run_dir, timesteps_done
 from onpolicy_flows.runs.run_dir import CONFIG_FILE
 
 RESULTS_LIMIT_BYTES = 50 * 2 ** 20
+# float32 round-trips through 9 significant digits: the values TensorFlow logs keep every bit,
+# float64 ones (returns, times) move by at most 5e-10 of themselves
+FLOAT_DIGITS = 9
 
 
 def result_dir(results_root: str, grid: str, member: str) -> str:
@@ -51,7 +57,10 @@ def harvest_run(run_dir: str, destination: str) -> List[str]:
     os.chmod(staging, 0o755)  # mkdtemp's folder is private; a result is for every reader
     try:
         for path in harvested_files(run_dir):
-            store(path, staging)
+            if os.path.basename(path) == PROGRESS_FILE:
+                store_text(with_float_digits(read_text(path)), PROGRESS_FILE, staging)
+            else:
+                store(path, staging)
         written = sorted(os.listdir(staging))
         if os.path.isdir(destination):
             shutil.rmtree(destination)
@@ -60,6 +69,24 @@ def harvest_run(run_dir: str, destination: str) -> List[str]:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return [os.path.join(destination, name) for name in written]
+
+
+def with_float_digits(csv_text: str, digits: int = FLOAT_DIGITS) -> str:
+    """The CSV with every number written to `digits` significant digits (the header and any
+    other text as they were); rows end in newlines."""
+    rows = list(csv.reader(io.StringIO(csv_text)))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(rows[0] if rows else [])
+    writer.writerows([_number_text(cell, digits) for cell in row] for row in rows[1:])
+    return out.getvalue() if rows else ""
+
+
+def _number_text(cell: str, digits: int) -> str:
+    try:
+        return format(float(cell), f".{digits}g")
+    except ValueError:
+        return cell
 
 
 def is_harvested(destination: str, num_timesteps: int) -> bool:
