@@ -21,7 +21,10 @@ sys.path.insert(0, REPO_ROOT)
 
 from onpolicy_flows.common.errors import UserError  # noqa: E402
 from onpolicy_flows.experiments.grids import reproduce  # noqa: E402
-from onpolicy_flows.experiments.grids.estimates import original_code_rates  # noqa: E402
+from onpolicy_flows.experiments.grids.estimates import (  # noqa: E402
+    measured_rates,
+    original_code_rates,
+)
 from onpolicy_flows.experiments.grids.grid import GridMember, load_grid  # noqa: E402
 from onpolicy_flows.runs.cli import main_guard  # noqa: E402
 
@@ -70,7 +73,7 @@ def main():
     paths = reproduce.GridPaths(grid.name, args.logs_root, args.results_root)
     plans = reproduce.plan_grid(paths, grid.members(args.seeds, args.policies, args.envs))
     print(f"grid {grid.name}: {grid.description}")
-    rates = original_code_rates(args.results_root)
+    rates = original_code_rates(*measured_rates(args.results_root))
     print(reproduce.plan_report(plans, rates, args.parallel))
     if args.dry_run:
         for plan in plans:

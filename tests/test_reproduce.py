@@ -158,10 +158,10 @@ def test_the_original_codes_rates_are_its_own_else_the_ports_times_its_slowdown(
     write_fake_run(str(tmp_path / "results" / "original" / "a"),
                    dict(member_config(first.flags), code="original"), [1_000_000],
                    seconds_per_step=3e-3)
-    rates = estimates.original_code_rates(paths.results_root)
+    rates = estimates.original_code_rates(*estimates.measured_rates(paths.results_root))
     assert rates[(first.algorithm, first.env, first.policy)] == pytest.approx(3e-3)
     assert rates[(second.algorithm, second.env, second.policy)] == pytest.approx(6e-3)
-    assert estimates.seconds_per_step(paths.results_root, original_code=True) == {
+    assert estimates.measured_rates(paths.results_root)[1] == {
         (first.algorithm, first.env, first.policy): pytest.approx(3e-3)}
     for name, flags, code, rate in (("c", second.flags, None, 1e-3),
                                     ("d", dict(first.flags, env="Ant-v4"), None, 1e-3),
@@ -169,7 +169,7 @@ def test_the_original_codes_rates_are_its_own_else_the_ports_times_its_slowdown(
         config = dict(member_config(flags, "acktr"), **({"code": code} if code else {}))
         write_fake_run(str(tmp_path / "results" / (code or "port") / f"acktr-{name}"), config,
                        [1_000_000], seconds_per_step=rate)
-    rates = estimates.original_code_rates(paths.results_root)
+    rates = estimates.original_code_rates(*estimates.measured_rates(paths.results_root))
     assert rates[("acktr", second.env, second.policy)] == pytest.approx(5e-3)
     assert rates[(second.algorithm, second.env, second.policy)] == pytest.approx(6e-3)
 

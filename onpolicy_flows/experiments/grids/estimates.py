@@ -35,28 +35,32 @@ def median_rates(samples: Iterable[Tuple[Key, float, float]]) -> Dict[Key, Tuple
     return {key: (median(values), len(values)) for key, values in rates.items()}
 
 
-def seconds_per_step(results_root: str, *, original_code: bool = False
-                     ) -> Dict[RateKey, float]:
-    """Median wall-clock seconds per env step of the port's harvested runs under
-    `results_root` (with `original_code`, of the original code's own runs), per (algorithm,
-    env, policy label)."""
-    samples = []
+def measured_rates(results_root: str) -> Tuple[Dict[RateKey, float], Dict[RateKey, float]]:
+    """Median wall-clock seconds per env step of the harvested runs under `results_root`, per
+    (algorithm, env, policy label): (the port's, the original code's), in one pass."""
+    samples = {False: [], True: []}  # by whether the original code made the run
     for run_dir in find_run_dirs([results_root]) if os.path.isdir(results_root) else []:
         config, progress = read_config(run_dir), read_progress(run_dir)
-        if (config.get("code") == "original") == original_code:
-            key = (algorithm_of(config), config["env"], policy_label(config["policy"]))
-            samples.append((key, last_logged(progress, ELAPSED_KEY),
-                            last_logged(progress, TIMESTEP_KEY)))
-    return {key: rate for key, (rate, _) in median_rates(samples).items()}
+        key = (algorithm_of(config), config["env"], policy_label(config["policy"]))
+        samples[config.get("code") == "original"].append(
+            (key, last_logged(progress, ELAPSED_KEY), last_logged(progress, TIMESTEP_KEY)))
+    port, original = ({key: rate for key, (rate, _) in median_rates(samples[code]).items()}
+                      for code in (False, True))
+    return port, original
 
 
-def original_code_rates(results_root: str) -> Dict[RateKey, float]:
-    """Seconds per env step for the original code's runs: its own finished runs' rate where
-    there are some; elsewhere the port's rate times the original's slowdown on that
-    algorithm, the median ratio of the original's rate to the port's over the keys of that
-    algorithm both have (over every algorithm's where it has none; 1 where none has both)."""
-    port = seconds_per_step(results_root)
-    original = seconds_per_step(results_root, original_code=True)
+def seconds_per_step(results_root: str) -> Dict[RateKey, float]:
+    """The port's rates of `measured_rates` (the original code's runs time other code)."""
+    return measured_rates(results_root)[0]
+
+
+def original_code_rates(port: Dict[RateKey, float], original: Dict[RateKey, float]
+                        ) -> Dict[RateKey, float]:
+    """Seconds per env step for the original code's runs, from `measured_rates`: its own
+    finished runs' rate where there are some; elsewhere the port's rate times the original's
+    slowdown on that algorithm, the median ratio of the original's rate to the port's over
+    the keys of that algorithm both have (over every algorithm's where it has none; 1 where
+    none has both)."""
     ratios = {}
     for key, rate in original.items():
         if key in port:

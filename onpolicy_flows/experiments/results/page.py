@@ -13,8 +13,8 @@ from onpolicy_flows.experiments.grids.estimates import (
     ESTIMATE_SOURCE,
     RateKey,
     estimated_seconds,
+    measured_rates,
     original_code_rates,
-    seconds_per_step,
 )
 from onpolicy_flows.experiments.grids.grid import load_all_grids
 from onpolicy_flows.experiments.reference import load_reference_results
@@ -139,13 +139,14 @@ def write_results_page(results_root: str, page_path: str, figures_dir: str) -> L
             curve_sections.append(grid_section(grid, results, figure and link(figure),
                                                references, both_views))
         written += [figure] if figure else []
+    port_rates, original_rates = measured_rates(results_root)
     entropy_text, entropy_figures = entropy_section(grid_results, results_root, figures_dir,
                                                     link)
     written += entropy_figures
     page = "\n\n".join([header(grid_results),
                         claims_section(verdicts, original_verdicts, grid_results),
-                        completeness_section(grid_results, seconds_per_step(results_root),
-                                             original_code_rates(results_root)),
+                        completeness_section(grid_results, port_rates,
+                                             original_code_rates(port_rates, original_rates)),
                         log_std_section(grid_results, results_root),
                         *filter(None, [fixed_std_section(claimed, grid_results)]),
                         parity_section(grid_results),
