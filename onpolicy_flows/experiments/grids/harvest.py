@@ -77,9 +77,9 @@ def with_float_digits(csv_text: str, digits: int = FLOAT_DIGITS) -> str:
     rows = list(csv.reader(io.StringIO(csv_text)))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(rows[0] if rows else [])
+    writer.writerows(rows[:1])
     writer.writerows([_number_text(cell, digits) for cell in row] for row in rows[1:])
-    return out.getvalue() if rows else ""
+    return out.getvalue()
 
 
 def _number_text(cell: str, digits: int) -> str:

@@ -118,9 +118,13 @@ class MemberPlan:
     timesteps_done: float
 
     @property
+    def steps_at_start(self) -> float:
+        """The env steps its trainer starts from: those of its run if it resumes, else 0."""
+        return self.timesteps_done if self.action == Action.RESUME else 0.0
+
+    @property
     def steps_left(self) -> float:
-        start = self.timesteps_done if self.action == Action.RESUME else 0.0
-        return max(0.0, self.member.num_timesteps - start)
+        return max(0.0, self.member.num_timesteps - self.steps_at_start)
 
     def seconds_left(self, rates: Dict[RateKey, float]) -> float:
         """The estimated wall-clock of its `steps_left` (estimates.py)."""
@@ -273,10 +277,9 @@ MemberCommand = Callable[[GridPaths, MemberPlan, Sequence[str]], List[str]]
 
 @dataclass(frozen=True)
 class Training:
-    """A member being trained: when its trainer started and the env steps its run had."""
-    member: GridMember
+    """A member being trained: its plan and when its trainer started."""
+    plan: MemberPlan
     started: float
-    steps_at_start: float
 
 
 class GridRunner:
@@ -331,13 +334,13 @@ class GridRunner:
         """A line per member in training: the env steps its run has logged out of its
         budget and, once it has logged some here, the time left at its pace so far."""
         for training in list(self.training.values()):
-            member = training.member
+            member, steps_at_start = training.plan.member, training.plan.steps_at_start
             run_dirs = run_dirs_in(self.paths.member_dir(member))
             steps = timesteps_done(run_dirs[0]) if len(run_dirs) == 1 else 0.0
             text = (f"  {member.name}: {steps:,.0f} of {member.num_timesteps:,} steps "
                     f"({steps / member.num_timesteps:.0%})")
-            if steps > training.steps_at_start:
-                pace = (time.time() - training.started) / (steps - training.steps_at_start)
+            if steps > steps_at_start:
+                pace = (time.time() - training.started) / (steps - steps_at_start)
                 left = max(0.0, member.num_timesteps - steps) * pace
                 text += f", about {format_duration(left)} left at its pace"
             self.report(text)
@@ -385,8 +388,7 @@ class GridRunner:
             self.report(f"{member.name}: unfinished run without a checkpoint moved to {moved}")
         self.report(f"{plan.action.value} {member.name}")
         started = time.time()
-        self.training[member.name] = Training(member, started, plan.timesteps_done
-                                              if plan.action == Action.RESUME else 0.0)
+        self.training[member.name] = Training(plan, started)
         try:
             status = self.trainers.run_logged(self.command(self.paths, plan, self.launcher),
                                               log)
