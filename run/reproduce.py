@@ -7,13 +7,16 @@ interrupted ones from their checkpoints, restarts or starts the others, `--paral
   python -m run.reproduce fig3_trpo --envs Walker2d-v4      # one task first
   python -m run.reproduce fig6_kl_reacher --draws 10        # Figure 6's first 10 draws
   python -m run.reproduce fig3_trpo --harvest-only         # copy finished runs, run nothing
+  python -m run.reproduce fig3_trpo --park                 # pack stopped runs to commit
   python -m run.reproduce fig3_trpo --launcher 'srun -n 1 -c 2'   # on a Slurm cluster
 
 Grids are onpolicy_flows/experiments/grids/<name>.json; runs live in
 logs/grids/<grid>/<member>/ and finished ones are copied to results/<grid>/<member>/. A member
 that fails is reported with its log and the others go on; the exit status is then 1. Ctrl-C,
 SIGTERM or SIGHUP stops the trainers after their iteration, with a checkpoint, and starts no
-more.
+more. Where logs/ does not outlive the machine, `--park` packs each stopped run's latest
+checkpoint into logs/parked/<grid>/<member>.tar.xz (commit it); a later run.reproduce unpacks
+and resumes it.
 docs/reproducing.md has the cluster set-up."""
 import argparse
 import shlex
@@ -22,6 +25,7 @@ from onpolicy_flows.common.errors import UserError
 from onpolicy_flows.experiments.grids import estimates, reproduce
 from onpolicy_flows.experiments.grids.grid import grid_names, load_grid
 from onpolicy_flows.experiments.grids.harvest import size_warning
+from onpolicy_flows.experiments.grids.parking import PARKED_ROOT
 from onpolicy_flows.runs.cli import add_verbose_flag, main_guard
 
 
@@ -47,7 +51,12 @@ def parse_args():
                         help="print what is left and the commands; change nothing")
     parser.add_argument("--harvest-only", action="store_true",
                         help="copy finished runs into results/ and run nothing")
+    parser.add_argument("--park", action="store_true",
+                        help="pack each stopped, unfinished run (its latest checkpoint) into "
+                             "--parked-root, to commit; run nothing")
     parser.add_argument("--logs-root", default="logs/grids", help="where live runs are")
+    parser.add_argument("--parked-root", default=PARKED_ROOT,
+                        help="where parked runs are kept (default: %(default)s)")
     parser.add_argument("--results-root", default="results", help="where results are kept")
     add_verbose_flag(parser)
     return parser.parse_args()
@@ -58,9 +67,9 @@ def main():
     if args.parallel < 1:
         raise UserError("--parallel must be at least 1")
     grid = load_grid(args.grid)
-    if not (args.harvest_only or args.dry_run):
+    if not (args.harvest_only or args.dry_run or args.park):
         reproduce.refuse_frozen(grid)
-    paths = reproduce.GridPaths(grid.name, args.logs_root, args.results_root)
+    paths = reproduce.GridPaths(grid.name, args.logs_root, args.results_root, args.parked_root)
     members = grid.members(args.seeds, args.policies, args.envs, args.draws)
     plans = reproduce.plan_grid(paths, members)
     rates = estimates.seconds_per_step(args.results_root)
@@ -73,6 +82,9 @@ def main():
                                                           shlex.split(args.launcher))))
         return
     reproduce.harvest_finished(paths, plans, print)
+    if args.park:
+        reproduce.park_stopped(paths, plans, print)
+        return
     if args.harvest_only:
         warning = size_warning(args.results_root)
         if warning:

@@ -126,7 +126,12 @@ def read_progress(path: str) -> Dict[str, np.ndarray]:
     if stored_path(os.path.join(path, PROGRESS_FILE)) is None:
         return {}
     with open_text(os.path.join(path, PROGRESS_FILE)) as file:
-        rows = list(csv.DictReader(file))
+        return progress_columns(file)
+
+
+def progress_columns(lines: Iterable[str]) -> Dict[str, np.ndarray]:
+    """A progress.csv's lines as column name -> float array [rows]; empty cells are NaN."""
+    rows = list(csv.DictReader(lines))
     keys = rows[0].keys() if rows else []
     return {key: np.array([_to_float(row.get(key)) for row in rows]) for key in keys}
 

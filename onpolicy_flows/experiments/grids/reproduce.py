@@ -25,6 +25,7 @@ The decision for one member, in this order:
              earlier run.reproduce) is probably training it; left alone
   resume     its live run has a checkpoint: `run.<algo> --resume RUN_DIR`
   restart    its live run has none: moved aside, then started anew
+  parked     it has no live run but a parked one (parking.py): unpacked, then resumed
   start      it has no run yet
 """
 import contextlib
@@ -59,6 +60,14 @@ from onpolicy_flows.experiments.grids.launching import (
     Trainers,
     training_command,
 )
+from onpolicy_flows.experiments.grids.parking import (
+    PARKED_ROOT,
+    archive_path,
+    discard,
+    park,
+    parked_run,
+    unpark,
+)
 from onpolicy_flows.experiments.runs import (
     has_checkpoint,
     run_dirs_in,
@@ -80,19 +89,22 @@ class Action(enum.Enum):
     BUSY = "busy"
     RESUME = "resume"
     RESTART = "restart"
+    PARKED = "parked"
     START = "start"
 
 
-TO_RUN = (Action.RESUME, Action.RESTART, Action.START)
+TO_RUN = (Action.RESUME, Action.RESTART, Action.PARKED, Action.START)
+RESUMING = (Action.RESUME, Action.PARKED)
 
 
 @dataclass(frozen=True)
 class GridPaths:
-    """Where a grid's live runs (`logs_root`/GRID/NAME) and results (`results_root`/GRID/NAME)
-    are."""
+    """Where a grid's live runs (`logs_root`/GRID/NAME), results (`results_root`/GRID/NAME)
+    and parked runs (`parked_root`/GRID/NAME.tar.xz) are."""
     grid: str
     logs_root: str
     results_root: str
+    parked_root: str = PARKED_ROOT
 
     def member_dir(self, member: GridMember) -> str:
         return os.path.join(self.logs_root, self.grid, member.name)
@@ -107,11 +119,14 @@ class GridPaths:
     def abandoned_dir(self, member: GridMember) -> str:
         return os.path.join(self.logs_root, self.grid, ABANDONED_DIR, member.name)
 
+    def parked(self, member: GridMember) -> str:
+        return archive_path(self.parked_root, self.grid, member.name)
+
 
 @dataclass(frozen=True)
 class MemberPlan:
-    """What to do with `member`; `run_dir` is its live run directory (None if it has none),
-    `timesteps_done` the env steps that run logged."""
+    """What to do with `member`; `run_dir` is its live run directory (None if it has none; a
+    parked one's once unpacked), `timesteps_done` the env steps that run logged."""
     member: GridMember
     action: Action
     run_dir: Optional[str]
@@ -120,7 +135,7 @@ class MemberPlan:
     @property
     def steps_at_start(self) -> float:
         """The env steps its trainer starts from: those of its run if it resumes, else 0."""
-        return self.timesteps_done if self.action == Action.RESUME else 0.0
+        return self.timesteps_done if self.action in RESUMING else 0.0
 
     @property
     def steps_left(self) -> float:
@@ -145,6 +160,10 @@ def plan_member(paths: GridPaths, member: GridMember, now: Optional[float] = Non
     if len(run_dirs) > 1:
         raise UserError(f"{paths.member_dir(member)} holds {len(run_dirs)} run directories; "
                         "move all but one away")
+    if not run_dirs and os.path.isfile(paths.parked(member)):
+        name, steps = parked_run(paths.parked(member))
+        return MemberPlan(member, Action.PARKED, os.path.join(paths.member_dir(member), name),
+                          steps)
     if not run_dirs:
         return MemberPlan(member, Action.START, None, 0.0)
     run_dir = run_dirs[0]
@@ -200,9 +219,10 @@ def last_write(run_dir: str) -> float:
 
 def member_command(paths: GridPaths, plan: MemberPlan, launcher: Sequence[str] = ()
                    ) -> List[str]:
-    """The trainer's command line for a member to resume, restart or start."""
+    """The trainer's command line for a member to resume (a parked one once unpacked),
+    restart or start."""
     member = plan.member
-    if plan.action == Action.RESUME:
+    if plan.action in RESUMING:
         arguments = ["--resume", os.path.abspath(plan.run_dir),
                      "--num-timesteps", str(member.num_timesteps)]
     else:
@@ -249,13 +269,34 @@ def plan_report(plans: Sequence[MemberPlan], rates: Dict[RateKey, float], parall
     return "\n".join(lines)
 
 
+def harvest_member(paths: GridPaths, member: GridMember, run_dir: str) -> None:
+    """Harvests a finished run of `member` and deletes its parked archive, if any."""
+    harvest_run(run_dir, paths.result(member))
+    discard(paths.parked(member))
+
+
 def harvest_finished(paths: GridPaths, plans: Sequence[MemberPlan],
                      report: Callable[[str], None]) -> None:
     """Harvests every member whose live run has finished."""
     for plan in plans:
         if plan.action == Action.HARVEST:
-            harvest_run(plan.run_dir, paths.result(plan.member))
+            harvest_member(paths, plan.member, plan.run_dir)
             report(f"harvested {plan.member.name} -> {paths.result(plan.member)}")
+
+
+def park_stopped(paths: GridPaths, plans: Sequence[MemberPlan],
+                 report: Callable[[str], None]) -> None:
+    """Parks every member whose stopped run has a checkpoint (parking.py), and deletes the
+    archives of members done since; says which members train now and cannot be parked."""
+    for plan in plans:
+        if plan.action == Action.RESUME:
+            size = park(plan.run_dir, paths.parked(plan.member))
+            report(f"parked {plan.member.name} at {plan.timesteps_done:,.0f} steps -> "
+                   f"{paths.parked(plan.member)} ({size / 1e6:.2f} MB)")
+        elif plan.action in (Action.BUSY, Action.CLAIMED):
+            report(f"not parked {plan.member.name}: it is in training; stop it first")
+        elif plan.action == Action.DONE and discard(paths.parked(plan.member)):
+            report(f"deleted the parked run of {plan.member.name}: it is done")
 
 
 def check_trainers_exist(plans: Sequence[MemberPlan]) -> None:
@@ -373,7 +414,7 @@ class GridRunner:
                                   "it, left alone")
                 plan = plan_member(self.paths, plan.member, claimed_here=True)
                 if plan.action == Action.HARVEST:
-                    harvest_run(plan.run_dir, self.paths.result(plan.member))
+                    harvest_member(self.paths, plan.member, plan.run_dir)
                 if plan.action not in TO_RUN:
                     return True, (f"{plan.member.name}: {plan.action.value} by now, not run "
                                   "again")
@@ -386,6 +427,9 @@ class GridRunner:
         if plan.action == Action.RESTART:
             moved = move_aside(self.paths, plan)
             self.report(f"{member.name}: unfinished run without a checkpoint moved to {moved}")
+        if plan.action == Action.PARKED:
+            unpark(self.paths.parked(member), self.paths.member_dir(member))
+            self.report(f"{member.name}: unpacked its parked run into {plan.run_dir}")
         self.report(f"{plan.action.value} {member.name}")
         started = time.time()
         self.training[member.name] = Training(plan, started)
@@ -401,6 +445,6 @@ class GridRunner:
         if len(run_dirs) != 1 or timesteps_done(run_dirs[0]) < member.num_timesteps:
             return False, (f"{member.name} stopped before {member.num_timesteps:,} steps after "
                            f"{took}; run again to resume it, log: {log}")
-        harvest_run(run_dirs[0], self.paths.result(member))
+        harvest_member(self.paths, member, run_dirs[0])
         return True, f"{member.name} finished after {took}, harvested to " \
                      f"{self.paths.result(member)}"
