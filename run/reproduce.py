@@ -56,7 +56,8 @@ def parse_args():
                              "--parked-root, to commit; run nothing")
     parser.add_argument("--logs-root", default="logs/grids", help="where live runs are")
     parser.add_argument("--parked-root", default=PARKED_ROOT,
-                        help="where parked runs are kept (default: %(default)s)")
+                        help="where parked runs are kept (default: %(default)s; the "
+                             "repository's .gitignore lets only that one be committed)")
     parser.add_argument("--results-root", default="results", help="where results are kept")
     add_verbose_flag(parser)
     return parser.parse_args()
@@ -77,13 +78,18 @@ def main():
     print(reproduce.plan_report(plans, rates, args.parallel))
     if args.dry_run:
         for plan in plans:
+            if plan.action == reproduce.Action.PARKED:
+                print(f"# once unpacked from {paths.parked(plan.member)}:")
             if plan.action in reproduce.TO_RUN:
                 print(shlex.join(reproduce.member_command(paths, plan,
                                                           shlex.split(args.launcher))))
         return
     reproduce.harvest_finished(paths, plans, print)
     if args.park:
-        reproduce.park_stopped(paths, plans, print)
+        not_parked = reproduce.park_stopped(paths, members, print)
+        if not_parked:
+            raise SystemExit(f"{len(not_parked)} unfinished run(s) not parked: "
+                             f"{', '.join(not_parked)}")
         return
     if args.harvest_only:
         warning = size_warning(args.results_root)

@@ -23,15 +23,17 @@ The decision for one member, in this order:
   harvest    its live run reached the budget: harvested now
   busy       its live run wrote a file in the last ACTIVE_SECONDS: another process (or an
              earlier run.reproduce) is probably training it; left alone
+  parked     it has a parked run (parking.py) and no live one, or one that logged fewer
+             steps: the live run is moved aside, the parked one unpacked and resumed
   resume     its live run has a checkpoint: `run.<algo> --resume RUN_DIR`
   restart    its live run has none: moved aside, then started anew
-  parked     it has no live run but a parked one (parking.py): unpacked, then resumed
   start      it has no run yet
 """
 import contextlib
 import enum
 import fcntl
 import importlib.util
+import math
 import os
 import shlex
 import shutil
@@ -120,6 +122,7 @@ class GridPaths:
         return os.path.join(self.logs_root, self.grid, ABANDONED_DIR, member.name)
 
     def parked(self, member: GridMember) -> str:
+        """Its parked run's archive (which may not exist)."""
         return archive_path(self.parked_root, self.grid, member.name)
 
 
@@ -148,8 +151,10 @@ class MemberPlan:
 
 def plan_member(paths: GridPaths, member: GridMember, now: Optional[float] = None,
                 claimed_here: bool = False) -> MemberPlan:
-    """The decision for one member (see the module docstring; `claimed_here`: this process
-    holds its claim); UserError if its member directory holds several run directories."""
+    """The decision for one member (see the module docstring; `now`: when to judge whether
+    its run is active, default the present, math.inf to count every run as stopped;
+    `claimed_here`: this process holds its claim); UserError if its member directory holds
+    several run directories."""
     if is_harvested(paths.result(member), member.num_timesteps):
         return MemberPlan(member, Action.DONE, None, member.num_timesteps)
     if member.reused_from:
@@ -160,23 +165,30 @@ def plan_member(paths: GridPaths, member: GridMember, now: Optional[float] = Non
     if len(run_dirs) > 1:
         raise UserError(f"{paths.member_dir(member)} holds {len(run_dirs)} run directories; "
                         "move all but one away")
-    if not run_dirs and os.path.isfile(paths.parked(member)):
-        name, steps = parked_run(paths.parked(member))
-        return MemberPlan(member, Action.PARKED, os.path.join(paths.member_dir(member), name),
-                          steps)
     if not run_dirs:
-        return MemberPlan(member, Action.START, None, 0.0)
+        return parked_plan(paths, member) or MemberPlan(member, Action.START, None, 0.0)
     run_dir = run_dirs[0]
     done = timesteps_done(run_dir)
     if done >= member.num_timesteps:
-        action = Action.HARVEST
-    elif (time.time() if now is None else now) - last_write(run_dir) < ACTIVE_SECONDS:
-        action = Action.BUSY
-    elif has_checkpoint(run_dir):
-        action = Action.RESUME
-    else:
-        action = Action.RESTART
-    return MemberPlan(member, action, run_dir, done)
+        return MemberPlan(member, Action.HARVEST, run_dir, done)
+    if (time.time() if now is None else now) - last_write(run_dir) < ACTIVE_SECONDS:
+        return MemberPlan(member, Action.BUSY, run_dir, done)
+    action = Action.RESUME if has_checkpoint(run_dir) else Action.RESTART
+    return parked_plan(paths, member, more_than=done) or MemberPlan(member, action, run_dir,
+                                                                    done)
+
+
+def parked_plan(paths: GridPaths, member: GridMember, more_than: float = -1.0
+                ) -> Optional[MemberPlan]:
+    """The plan to unpack and resume the member's parked run, if it has one that logged more
+    than `more_than` steps; its run_dir is where it will be unpacked."""
+    if not os.path.isfile(paths.parked(member)):
+        return None
+    name, steps = parked_run(paths.parked(member))
+    if steps <= more_than:
+        return None
+    return MemberPlan(member, Action.PARKED, os.path.join(paths.member_dir(member), name),
+                      steps)
 
 
 def plan_grid(paths: GridPaths, members: Sequence[GridMember]) -> List[MemberPlan]:
@@ -230,13 +242,13 @@ def member_command(paths: GridPaths, plan: MemberPlan, launcher: Sequence[str] =
     return training_command(member.algorithm, arguments, launcher)
 
 
-def move_aside(paths: GridPaths, plan: MemberPlan) -> str:
-    """Moves a run to restart out of its member directory (into _abandoned/); returns where
-    it went."""
-    target_parent = paths.abandoned_dir(plan.member)
+def move_aside(paths: GridPaths, member: GridMember, run_dir: str) -> str:
+    """Moves a run not to resume out of its member directory (into _abandoned/); returns
+    where it went."""
+    target_parent = paths.abandoned_dir(member)
     os.makedirs(target_parent, exist_ok=True)
-    target = os.path.join(target_parent, os.path.basename(plan.run_dir))
-    shutil.move(plan.run_dir, target)
+    target = os.path.join(target_parent, os.path.basename(run_dir))
+    shutil.move(run_dir, target)
     return target
 
 
@@ -277,26 +289,40 @@ def harvest_member(paths: GridPaths, member: GridMember, run_dir: str) -> None:
 
 def harvest_finished(paths: GridPaths, plans: Sequence[MemberPlan],
                      report: Callable[[str], None]) -> None:
-    """Harvests every member whose live run has finished."""
+    """Harvests every member whose live run has finished, and deletes the parked archives
+    of members done."""
     for plan in plans:
         if plan.action == Action.HARVEST:
             harvest_member(paths, plan.member, plan.run_dir)
             report(f"harvested {plan.member.name} -> {paths.result(plan.member)}")
-
-
-def park_stopped(paths: GridPaths, plans: Sequence[MemberPlan],
-                 report: Callable[[str], None]) -> None:
-    """Parks every member whose stopped run has a checkpoint (parking.py), and deletes the
-    archives of members done since; says which members train now and cannot be parked."""
-    for plan in plans:
-        if plan.action == Action.RESUME:
-            size = park(plan.run_dir, paths.parked(plan.member))
-            report(f"parked {plan.member.name} at {plan.timesteps_done:,.0f} steps -> "
-                   f"{paths.parked(plan.member)} ({size / 1e6:.2f} MB)")
-        elif plan.action in (Action.BUSY, Action.CLAIMED):
-            report(f"not parked {plan.member.name}: it is in training; stop it first")
         elif plan.action == Action.DONE and discard(paths.parked(plan.member)):
             report(f"deleted the parked run of {plan.member.name}: it is done")
+
+
+def park_stopped(paths: GridPaths, members: Sequence[GridMember],
+                 report: Callable[[str], None]) -> List[str]:
+    """Parks the run of every member that has a stopped, unfinished one with a checkpoint
+    (parking.py), under the member's claim and however recently the run stopped; returns
+    the names of the members with an unfinished run it could not park (one in training, one
+    without a checkpoint yet), each reported."""
+    not_parked = []
+    for member in members:
+        if not os.path.isdir(paths.member_dir(member)):
+            continue
+        with claim(paths.member_dir(member)) as claimed:
+            plan = plan_member(paths, member, math.inf, claimed_here=True) if claimed else None
+            if plan is None:
+                report(f"not parked {member.name}: another run.reproduce trains it; stop it "
+                       "first")
+            elif plan.action == Action.RESTART:
+                report(f"not parked {member.name}: its run has no checkpoint yet")
+            elif plan.action == Action.RESUME:
+                size = park(plan.run_dir, paths.parked(member))
+                report(f"parked {member.name} at {plan.timesteps_done:,.0f} steps -> "
+                       f"{paths.parked(member)} ({size / 1e6:.2f} MB)")
+            if plan is None or plan.action == Action.RESTART:
+                not_parked.append(member.name)
+    return not_parked
 
 
 def check_trainers_exist(plans: Sequence[MemberPlan]) -> None:
@@ -422,14 +448,23 @@ class GridRunner:
         except StopRequested:
             return False, f"{plan.member.name}: not started, a stop was requested"
 
+    def _unpark(self, member: GridMember) -> None:
+        """Moves aside its live run, if any (the parked one logged more), and unpacks the
+        parked one."""
+        for live in run_dirs_in(self.paths.member_dir(member)):
+            moved = move_aside(self.paths, member, live)
+            self.report(f"{member.name}: its parked run logged more steps; live run moved to "
+                        f"{moved}")
+        run_dir = unpark(self.paths.parked(member), self.paths.member_dir(member))
+        self.report(f"{member.name}: unpacked its parked run into {run_dir}")
+
     def _train(self, plan: MemberPlan) -> Tuple[bool, str]:
         member, log = plan.member, self.paths.log_file(plan.member)
         if plan.action == Action.RESTART:
-            moved = move_aside(self.paths, plan)
+            moved = move_aside(self.paths, member, plan.run_dir)
             self.report(f"{member.name}: unfinished run without a checkpoint moved to {moved}")
         if plan.action == Action.PARKED:
-            unpark(self.paths.parked(member), self.paths.member_dir(member))
-            self.report(f"{member.name}: unpacked its parked run into {plan.run_dir}")
+            self._unpark(member)
         self.report(f"{plan.action.value} {member.name}")
         started = time.time()
         self.training[member.name] = Training(plan, started)
