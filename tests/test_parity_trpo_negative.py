@@ -60,6 +60,11 @@ from onpolicy_flows.trpo_mpi.trpo import TRPOLearner
 NEGATIVE_CASES = {"flow": ("golden_trpo_flow_negative.npz", False),
                   "gmm": ("golden_trpo_gmm_negative.npz", True)}
 NOT_POSITIVE = "Fisher quadratic form is not positive: not updating"
+# What passes through CG on this indefinite system depends on the CPU's float32 kernels: the
+# GMM's direction differs from the original's by 4e-4 of its largest entry where the
+# fixtures were recorded, by 8.7e-3 on an AMD EPYC with AVX2 alone (cosine 0.99997, shs
+# within 0.13%), so its tolerance is AFTER_CG's times 4 and the directions must be parallel
+INDEFINITE_CG, MIN_COSINE = 4 * AFTER_CG, 0.9999
 
 
 @pytest.fixture(scope="module", params=list(NEGATIVE_CASES))
@@ -114,12 +119,13 @@ def test_inputs_of_the_step(negative):
 def test_fisher_products_direction_and_negative_quadratic_form(negative):
     """Both Fisher-vector products; at the original's direction d, our (F + 0.1) d and
     shs = 0.5 d.(F + 0.1) d < 0. Our own CG's direction has shs < 0 too, and lm is NaN on
-    both sides. The GMM's CG reproduces the original's direction and shs; the flow's does not
-    (the sample KL's Hessian is indefinite: CG amplifies float32 rounding, so its direction
-    is not the original's, test_parity_trpo.py::test_conjugate_gradient_and_step_size), but
-    on this batch the sign of its shs holds (measured: negative for 24 of 24 relative
-    perturbations of 1e-7 and 1e-6 of our gradient and Fisher products, from -0.07 to -0.28;
-    the original's -0.268, ours -0.225)."""
+    both sides. The GMM's CG reproduces the original's direction (up to INDEFINITE_CG) and
+    shs; the flow's does not (the sample KL's Hessian is indefinite: CG amplifies float32
+    rounding, so its direction is not the original's,
+    test_parity_trpo.py::test_conjugate_gradient_and_step_size), but on this batch the sign
+    of its shs holds (measured: negative for 24 of 24 relative perturbations of 1e-7 and 1e-6
+    of our gradient and Fisher products, from -0.07 to -0.28; the original's -0.268, ours
+    -0.225 where the fixtures were recorded and -0.188 on an AMD EPYC with AVX2 alone)."""
     g, out = negative.golden, negative.out
     for ours, theirs in zip(out["fvp"], g["fvp/products"]):
         assert_close(ours, negative.policy_flat(theirs), DERIVATIVE, "Fisher-vector product")
@@ -131,8 +137,11 @@ def test_fisher_products_direction_and_negative_quadratic_form(negative):
     assert out["shs_recorded_direction"] < 0 and out["shs"] < 0
     assert np.isnan(out["lm"])
     if negative.cg_reproducible:
-        assert_close(out["direction"], negative.policy_flat(g["cg/direction"]), AFTER_CG,
-                     "direction")
+        theirs = negative.policy_flat(g["cg/direction"])
+        assert_close(out["direction"], theirs, INDEFINITE_CG, "direction")
+        cosine = out["direction"] @ theirs / np.linalg.norm(out["direction"]) / \
+            np.linalg.norm(theirs)
+        assert cosine >= MIN_COSINE, cosine
         assert_close(out["shs"], g["step/shs"], AFTER_CG, "shs")
 
 
