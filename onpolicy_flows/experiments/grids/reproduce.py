@@ -311,16 +311,14 @@ def park_stopped(paths: GridPaths, members: Sequence[GridMember],
             continue
         with claim(paths.member_dir(member)) as claimed:
             plan = plan_member(paths, member, math.inf, claimed_here=True) if claimed else None
-            if plan is None:
-                report(f"not parked {member.name}: another run.reproduce trains it; stop it "
-                       "first")
-            elif plan.action == Action.RESTART:
-                report(f"not parked {member.name}: its run has no checkpoint yet")
-            elif plan.action == Action.RESUME:
+            if plan is not None and plan.action == Action.RESUME:
                 size = park(plan.run_dir, paths.parked(member))
                 report(f"parked {member.name} at {plan.timesteps_done:,.0f} steps -> "
                        f"{paths.parked(member)} ({size / 1e6:.2f} MB)")
-            if plan is None or plan.action == Action.RESTART:
+            elif plan is None or plan.action == Action.RESTART:
+                why = "its run has no checkpoint yet" if plan else \
+                    "another run.reproduce trains it; stop it first"
+                report(f"not parked {member.name}: {why}")
                 not_parked.append(member.name)
     return not_parked
 
