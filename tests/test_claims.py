@@ -64,6 +64,22 @@ def test_the_aggregate_uses_the_seeds_that_finished_every_task(grid_results):
     assert pooled_twice.shape == (5, 6)  # seeds 0 and 1 twice, seed 2 once on every task
 
 
+def test_a_check_no_seed_finished_everywhere_names_the_tasks_that_have_runs():
+    humanoid = load_grid("fig4_humanoid")
+    on_one_task = fake_results(humanoid, lambda m: 100.0 if m.policy == "flow" else 50.0)
+    on_one_task = [result for result in on_one_task
+                   if result.member.env == "HumanoidBulletEnv-v0"]
+    verdict = claims.check_claim(claim("flow > gaussian", env="Humanoid, HumanoidFlagrun"),
+                                 {"fig4_humanoid": (humanoid, on_one_task)})
+    [check] = verdict.checks
+    assert check.runs == (0, 0)
+    text = page_claims.check_text(check)
+    assert text.startswith("fig4_humanoid: flow > gaussian, P = -, runs 0 vs 0 (no seed")
+    assert "HumanoidBulletEnv-v0 alone: P = 1.00 [1.00, 1.00], p = 0.050, runs 3 vs 3" in text
+    assert "Flagrun" not in text  # no runs there to name
+    assert "alone" not in page_claims.check_text(check.per_task[0])
+
+
 def test_claims_no_grid_can_check_are_not_tested(grid_results):
     verdict = claims.check_claim(claim("flow > gaussian", env="Reacher",
                                        checked_on=claims.RANDOM_MAX_KL), grid_results)
