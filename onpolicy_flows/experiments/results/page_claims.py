@@ -51,14 +51,17 @@ def check_text(check: Check) -> str:
     """'fig5_acktr: flow > gaussian, P = 0.00 [0.00, 0.00], p = 0.050, runs 3 vs 3'; a check
     over several tasks that no seed has finished on every task says so and gives its per-task
     checks that have runs."""
-    text = (f"{check.grid}: {check.better} {check.kind} {check.worse}, P = "
-            f"{evidence_text(check.evidence)}, runs {check.runs[0]} vs {check.runs[1]}")
+    text = f"{check.grid}: {check.better} {check.kind} {check.worse}, {evidence_and_runs(check)}"
     started = [part for part in check.per_task if any(part.runs)]
     if min(check.runs) == 0 and started:
         text += " (no seed has finished every task; " + "; ".join(
-            f"{part.tasks[0]} alone: P = {evidence_text(part.evidence)}, runs "
-            f"{part.runs[0]} vs {part.runs[1]}" for part in started) + ")"
+            f"{part.tasks[0]} alone: {evidence_and_runs(part)}" for part in started) + ")"
     return text
+
+
+def evidence_and_runs(check: Check) -> str:
+    """'P = 0.00 [0.00, 0.00], p = 0.050, runs 3 vs 3'."""
+    return f"P = {evidence_text(check.evidence)}, runs {check.runs[0]} vs {check.runs[1]}"
 
 
 def tally(verdicts: Sequence[ClaimVerdict]) -> str:
